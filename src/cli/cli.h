@@ -1,0 +1,25 @@
+/* cli.h - the pkgsmith command line: one file per subcommand. */
+#ifndef PS_CLI_H
+#define PS_CLI_H
+
+#include <stdio.h>
+
+#include "ps_error.h"
+
+typedef struct ps_command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* man-style text for `pkgsmith help NAME` / --help */
+    int (*run)(int argc, char **argv);
+} ps_command;
+
+extern const ps_command ps_cmd_build;
+
+/* Prints ERR as one line on stderr ("pkgsmith build: error: ...") or, with
+ * JSON, as {"ok":false,...} on stdout; returns the exit status. */
+int ps_cli_fail(const char *cmd, const ps_error *err, int json);
+
+/* Writes S as a JSON string literal. */
+void ps_cli_json_string(FILE *f, const char *s);
+
+#endif

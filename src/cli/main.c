@@ -1,0 +1,102 @@
+/* pkgsmith - package build and distribution toolkit (git-style CLI). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef PS_VERSION
+#define PS_VERSION "0.1.0"
+#endif
+
+static const ps_command *const COMMANDS[] = {&ps_cmd_build, NULL};
+
+static void usage(FILE *f)
+{
+    fputs("usage: pkgsmith [--version] [--help] <command> [<args>]\n\n"
+          "Builds signed, reproducible .deb and .rpm packages in process.\n\n"
+          "Commands:\n",
+          f);
+    for (const ps_command *const *c = COMMANDS; *c; c++)
+        fprintf(f, "   %-10s %s\n", (*c)->name, (*c)->summary);
+    fputs("   help       show the manual of a command\n\n"
+          "See 'pkgsmith help <command>' for the options of a command.\n"
+          "Exit status: 0 success, 1 failure, 2 bad input or key, 64 usage error.\n",
+          f);
+}
+
+static const ps_command *find(const char *name)
+{
+    for (const ps_command *const *c = COMMANDS; *c; c++)
+        if (strcmp((*c)->name, name) == 0)
+            return *c;
+    return NULL;
+}
+
+static int help(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    const ps_command *c = find(argv[1]);
+    if (c == NULL) {
+        fprintf(stderr, "pkgsmith: '%s' is not a pkgsmith command; see 'pkgsmith --help'\n",
+                argv[1]);
+        return 64;
+    }
+    fputs(c->usage, stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 64;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("pkgsmith %s\n", PS_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0)
+        return help(argc - 1, argv + 1);
+    const ps_command *c = find(cmd);
+    if (c == NULL) {
+        fprintf(stderr, "pkgsmith: '%s' is not a pkgsmith command; see 'pkgsmith --help'\n", cmd);
+        return 64;
+    }
+    return c->run(argc - 1, argv + 1);
+}
+
+void ps_cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+int ps_cli_fail(const char *cmd, const ps_error *err, int json)
+{
+    if (json) {
+        fputs("{\"ok\":false,\"error\":{\"code\":", stdout);
+        ps_cli_json_string(stdout, ps_code_name(err->code));
+        fputs(",\"message\":", stdout);
+        ps_cli_json_string(stdout, err->msg);
+        fputs("}}\n", stdout);
+    }
+    fprintf(stderr, "pkgsmith %s: error: %s\n", cmd, err->msg);
+    return ps_error_exit_status(err->code);
+}

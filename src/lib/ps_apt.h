@@ -1,0 +1,55 @@
+/* ps_apt.h - the C face of libapt-pkg (implemented in ps_apt.cc).
+ *
+ * deb822 parsing (debian/control, Packages, Release, .sources-style
+ * configs) and Debian version comparison are libapt-pkg's job; this shim
+ * copies results into C-owned memory so no C++ object crosses the line.
+ */
+#ifndef PS_APT_H
+#define PS_APT_H
+
+#include <stddef.h>
+
+#include "ps_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ps_deb822 ps_deb822;
+
+/* Parses a deb822 file ('#' comment lines allowed).  Errors name PATH and
+ * the line. */
+ps_deb822 *ps_deb822_parse_file(const char *path, ps_error *err);
+/* Same for text in memory; NAME is used in error messages. */
+ps_deb822 *ps_deb822_parse_mem(const char *data, size_t len, const char *name,
+                               ps_error *err);
+void ps_deb822_free(ps_deb822 *d);
+
+/* Number of stanzas. */
+size_t ps_deb822_count(const ps_deb822 *d);
+/* Value of FIELD (case-insensitive) in stanza I, or NULL.  Leading and
+ * trailing whitespace of the whole value is stripped; continuation lines
+ * are kept as written ("\n " separated). */
+const char *ps_deb822_get(const ps_deb822 *d, size_t i, const char *field);
+/* Fields of stanza I in file order. */
+size_t ps_deb822_nfields(const ps_deb822 *d, size_t i);
+const char *ps_deb822_name_at(const ps_deb822 *d, size_t i, size_t f);
+const char *ps_deb822_value_at(const ps_deb822 *d, size_t i, size_t f);
+/* 1-based line of stanza I, and of FIELD in it (the stanza's line when
+ * FIELD is absent). */
+unsigned ps_deb822_line(const ps_deb822 *d, size_t i);
+unsigned ps_deb822_field_line(const ps_deb822 *d, size_t i, const char *field);
+
+/* Debian version order (libapt-pkg's debVS): <0, 0, >0. */
+int ps_apt_version_cmp(const char *a, const char *b);
+/* Non-zero when V is a syntactically valid Debian version. */
+int ps_apt_version_valid(const char *v);
+/* Non-zero when VALUE parses as a Depends-style relation list
+ * ("a (>= 1) | b, c"); on failure *BAD points into VALUE near the error. */
+int ps_apt_relations_valid(const char *value, const char **bad);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

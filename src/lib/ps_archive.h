@@ -1,0 +1,59 @@
+/* ps_archive.h - libarchive writers into memory, shared by the deb and rpm
+ * builders: tar/cpio/ar/raw archives whose bytes land in a ps_buf. */
+#ifndef PS_ARCHIVE_H
+#define PS_ARCHIVE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ps_error.h"
+#include "ps_util.h"
+
+typedef enum ps_archive_format {
+    PS_AR_TAR_GNU,   /* data/control.tar of a .deb (what dpkg-deb writes) */
+    PS_AR_CPIO_NEWC, /* rpm payload */
+    PS_AR_AR,        /* the .deb container (BSD-style short names) */
+    PS_AR_RAW        /* a single compressed stream (changelog.gz) */
+} ps_archive_format;
+
+typedef enum ps_archive_filter {
+    PS_FILTER_NONE,
+    PS_FILTER_XZ,    /* level 6, one thread: deterministic output */
+    PS_FILTER_GZIP   /* level 9, no timestamp or name: like gzip -9n */
+} ps_archive_filter;
+
+typedef struct ps_archive ps_archive;
+
+/* An archive writing into OUT (appended; OUT must outlive the archive).
+ * NAME is used in error messages. */
+ps_archive *ps_archive_new(ps_archive_format fmt, ps_archive_filter filter,
+                           ps_buf *out, const char *name, ps_error *err);
+
+/* One entry.  PATH as stored ("./usr/bin/x"), MODE includes the type bits
+ * (S_IFREG/S_IFDIR/S_IFLNK), owner given by name and number, DATA/LEN the
+ * content of a regular file, LINK the target of a symlink, INO the inode
+ * number to record (cpio). */
+typedef struct ps_archive_entry {
+    const char *path;
+    mode_t mode;
+    const char *uname;
+    const char *gname;
+    int64_t uid;
+    int64_t gid;
+    int64_t mtime;
+    const void *data;
+    size_t len;
+    const char *link;
+    int64_t ino;
+} ps_archive_entry;
+
+ps_code ps_archive_add(ps_archive *a, const ps_archive_entry *e, ps_error *err);
+
+/* Finishes the archive (flushes compression) and frees it; OUT then
+ * holds the complete bytes.  Always frees A. */
+ps_code ps_archive_close(ps_archive *a, ps_error *err);
+
+/* Frees A without finishing (on error paths). */
+void ps_archive_abort(ps_archive *a);
+
+#endif

@@ -1,0 +1,29 @@
+/* ps_deb.h - build .deb packages from debian/, in process.
+ *
+ * debian/control (parsed by libapt-pkg) gives one package per binary
+ * stanza.  For package P the builder reads, preferring debian/P.<x> over
+ * debian/<x>: the maintainer scripts (preinst, postinst, prerm, postrm,
+ * config), templates (debconf), conffiles (extra; files under /etc are
+ * conffiles anyway, as debhelper does) and P.install (lines "SRC DESTDIR"
+ * as dh_install, or "SRC => /DEST/PATH").  A source ending in ".in" is
+ * rendered with the build settings and installed without the suffix.
+ * debian/changelog and debian/copyright are installed under
+ * /usr/share/doc/P/ as Debian policy asks.
+ *
+ * The .deb is an ar archive (debian-binary, control.tar.xz, data.tar.xz)
+ * written with libarchive: sorted entries, mtimes clamped to
+ * SOURCE_DATE_EPOCH, root:root.  With a signer, a debsigs "origin"
+ * signature (_gpgorigin) over the three members is added.
+ */
+#ifndef PS_DEB_H
+#define PS_DEB_H
+
+#include "ps_error.h"
+#include "ps_pgp.h"
+#include "ps_source.h"
+#include "ps_util.h"
+
+ps_code ps_deb_build(const ps_source *src, ps_signer *signer,
+                     const char *outdir, ps_strv *outputs, ps_error *err);
+
+#endif

@@ -1,0 +1,337 @@
+#include "ps_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rpm/rpmcrypto.h>
+#include <rpm/rpmpgp.h>
+
+ps_code ps_buf_append(ps_buf *b, const void *data, size_t len, ps_error *err)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        unsigned char *p = realloc(b->data, cap);
+        if (p == NULL)
+            return ps_error_set(err, PS_ENOMEM, "out of memory (%zu bytes)", cap);
+        b->data = p;
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return PS_OK;
+}
+
+ps_code ps_buf_appendf(ps_buf *b, ps_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    ps_code rc = ps_buf_append(b, s, (size_t)n, err);
+    free(s);
+    return rc;
+}
+
+void ps_buf_free(ps_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *ps_strdupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : s;
+}
+
+ps_code ps_file_read(const char *path, ps_buf *out, ps_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ps_error_set(err, errno == ENOENT ? PS_EINPUT : PS_EIO,
+                            "%s: %s", path, strerror(errno));
+    unsigned char chunk[65536];
+    ps_code rc = PS_OK;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        if ((rc = ps_buf_append(out, chunk, (size_t)n, err)) != PS_OK)
+            break;
+    }
+    if (rc == PS_OK && out->data == NULL)
+        rc = ps_buf_append(out, "", 0, err); /* empty file: still a string */
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* fsync of the directory makes the rename itself durable. */
+static void fsync_parent(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+ps_code ps_file_write_atomic(const char *path, const void *data, size_t len,
+                             mode_t mode, ps_error *err)
+{
+    char *tmp = ps_strdupf("%s.tmp.XXXXXX", path);
+    if (tmp == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    int failed = write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 ||
+                 fsync(fd) != 0;
+    int saved = errno;
+    if (close(fd) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (!failed && rename(tmp, path) != 0) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
+        unlink(tmp);
+        free(tmp);
+        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(saved));
+    }
+    free(tmp);
+    fsync_parent(path);
+    return PS_OK;
+}
+
+ps_code ps_mkdir_p(const char *path, mode_t mode, ps_error *err)
+{
+    char *p = strdup(path);
+    if (p == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, mode) != 0 && errno != EEXIST) {
+            ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", p, strerror(errno));
+            free(p);
+            return rc;
+        }
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    return PS_OK;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+ps_code ps_rm_rf(const char *path, ps_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return PS_OK;
+    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return ps_error_set(err, PS_EIO, "cannot remove %s: %s", path, strerror(errno));
+    return PS_OK;
+}
+
+char *ps_mkdtemp_in(const char *parent, const char *prefix, ps_error *err)
+{
+    char *p = ps_strdupf("%s/%sXXXXXX", parent, prefix);
+    if (p == NULL) {
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (mkdtemp(p) == NULL) {
+        ps_error_set(err, PS_EIO, "%s: cannot create temporary directory: %s",
+                     parent, strerror(errno));
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int ps_path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int ps_path_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int rpm_algo(ps_digest_algo algo)
+{
+    switch (algo) {
+    case PS_DIGEST_MD5: return PGPHASHALGO_MD5;
+    case PS_DIGEST_SHA1: return PGPHASHALGO_SHA1;
+    case PS_DIGEST_SHA256: return PGPHASHALGO_SHA256;
+    case PS_DIGEST_SHA512: return PGPHASHALGO_SHA512;
+    }
+    return PGPHASHALGO_SHA256;
+}
+
+size_t ps_digest_size(ps_digest_algo algo)
+{
+    switch (algo) {
+    case PS_DIGEST_MD5: return 16;
+    case PS_DIGEST_SHA1: return 20;
+    case PS_DIGEST_SHA256: return 32;
+    case PS_DIGEST_SHA512: return 64;
+    }
+    return 0;
+}
+
+/* librpmio's digests: already a dependency, and it is what rpm itself uses
+ * for the digests we store in rpm headers.  rpmInitCrypto is idempotent. */
+ps_code ps_digest(ps_digest_algo algo, const void *data, size_t len,
+                  unsigned char *out, ps_error *err)
+{
+    if (rpmInitCrypto() != 0)
+        return ps_error_set(err, PS_ELIB, "librpmio: cannot initialise digests");
+    DIGEST_CTX ctx = rpmDigestInit(rpm_algo(algo), RPMDIGEST_NONE);
+    if (ctx == NULL)
+        return ps_error_set(err, PS_ELIB, "librpmio: digest unavailable");
+    rpmDigestUpdate(ctx, data, len);
+    void *res = NULL;
+    size_t rlen = 0;
+    rpmDigestFinal(ctx, &res, &rlen, 0);
+    if (res == NULL || rlen != ps_digest_size(algo)) {
+        free(res);
+        return ps_error_set(err, PS_ELIB, "librpmio: digest failed");
+    }
+    memcpy(out, res, rlen);
+    free(res);
+    return PS_OK;
+}
+
+void ps_hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+ps_code ps_digest_hex(ps_digest_algo algo, const void *data, size_t len,
+                      char *hex, ps_error *err)
+{
+    unsigned char bin[64];
+    ps_code rc = ps_digest(algo, data, len, bin, err);
+    if (rc == PS_OK)
+        ps_hex_encode(bin, ps_digest_size(algo), hex);
+    return rc;
+}
+
+char *ps_rstrip(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+                     s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+ps_code ps_strv_take(ps_strv *sv, char *s, ps_error *err)
+{
+    if (s == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    char **v = realloc(sv->v, (sv->n + 2) * sizeof *v);
+    if (v == NULL) {
+        free(s);
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    }
+    sv->v = v;
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+    return PS_OK;
+}
+
+ps_code ps_strv_add(ps_strv *sv, const char *s, ps_error *err)
+{
+    return ps_strv_take(sv, strdup(s), err);
+}
+
+void ps_strv_free(ps_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void ps_strv_sort(ps_strv *sv)
+{
+    if (sv->n > 1)
+        qsort(sv->v, sv->n, sizeof *sv->v, cmp_str);
+}

@@ -1,0 +1,86 @@
+/* ps_util.h - growable buffers, files written crash-safely, digests. */
+#ifndef PS_UTIL_H
+#define PS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ps_error.h"
+
+/* A growable byte buffer.  Zero-initialise it ({0}); always NUL-terminated
+ * after a successful append, so text can be used as a C string. */
+typedef struct ps_buf {
+    unsigned char *data;
+    size_t len;
+    size_t cap;
+} ps_buf;
+
+ps_code ps_buf_append(ps_buf *b, const void *data, size_t len, ps_error *err);
+ps_code ps_buf_appendf(ps_buf *b, ps_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ps_buf_free(ps_buf *b);
+
+/* malloc'd formatted string, or NULL when out of memory. */
+char *ps_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads all of PATH into OUT (appending). Error names PATH. */
+ps_code ps_file_read(const char *path, ps_buf *out, ps_error *err);
+
+/* Writes DATA to PATH crash-safely: a temporary file in the same directory,
+ * fsync, rename over PATH, fsync of the directory.  Readers see the old
+ * file or the new one, never a part. */
+ps_code ps_file_write_atomic(const char *path, const void *data, size_t len,
+                             mode_t mode, ps_error *err);
+
+/* mkdir -p. */
+ps_code ps_mkdir_p(const char *path, mode_t mode, ps_error *err);
+
+/* rm -rf, best effort; returns PS_EIO naming the first path that failed. */
+ps_code ps_rm_rf(const char *path, ps_error *err);
+
+/* A fresh private directory "<parent>/<prefix>XXXXXX" (malloc'd path). */
+char *ps_mkdtemp_in(const char *parent, const char *prefix, ps_error *err);
+
+int ps_path_exists(const char *path);
+int ps_path_is_dir(const char *path);
+
+typedef enum ps_digest_algo {
+    PS_DIGEST_MD5,
+    PS_DIGEST_SHA1,
+    PS_DIGEST_SHA256,
+    PS_DIGEST_SHA512
+} ps_digest_algo;
+
+/* Size in bytes of ALGO's digest. */
+size_t ps_digest_size(ps_digest_algo algo);
+
+/* Binary digest of DATA into OUT (ps_digest_size(algo) bytes). */
+ps_code ps_digest(ps_digest_algo algo, const void *data, size_t len,
+                  unsigned char *out, ps_error *err);
+
+/* Lower-case hex digest into HEX (2*size+1 bytes). */
+ps_code ps_digest_hex(ps_digest_algo algo, const void *data, size_t len,
+                      char *hex, ps_error *err);
+
+void ps_hex_encode(const unsigned char *in, size_t n, char *out);
+
+/* Strips trailing whitespace in place; returns S. */
+char *ps_rstrip(char *s);
+
+
+
+/* A growable vector of malloc'd strings; zero-initialise it ({0}). */
+typedef struct ps_strv {
+    char **v;
+    size_t n;
+} ps_strv;
+
+/* Appends a copy of S. */
+ps_code ps_strv_add(ps_strv *sv, const char *s, ps_error *err);
+/* Appends S itself, taking ownership (freed on failure too). */
+ps_code ps_strv_take(ps_strv *sv, char *s, ps_error *err);
+void ps_strv_free(ps_strv *sv);
+/* Sorts by strcmp (byte order: stable across locales). */
+void ps_strv_sort(ps_strv *sv);
+#endif
