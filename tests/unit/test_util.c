@@ -1,0 +1,98 @@
+#include "testutil.h"
+
+#include <unistd.h>
+
+static void test_buf_append_and_format(void **state)
+{
+    (void)state;
+    ps_buf b = {0};
+    assert_int_equal(ps_buf_append(&b, "ab", 2, NULL), PS_OK);
+    assert_int_equal(ps_buf_appendf(&b, NULL, "-%d-", 42), PS_OK);
+    assert_string_equal((char *)b.data, "ab-42-");
+    assert_int_equal(b.len, 6);
+    ps_buf_free(&b);
+    assert_null(b.data);
+}
+
+static void test_error_keeps_first_message(void **state)
+{
+    (void)state;
+    ps_error err = {0};
+    assert_int_equal(ps_error_set(&err, PS_EINPUT, "first %s", "x"), PS_EINPUT);
+    ps_error_set(&err, PS_EIO, "second");
+    assert_string_equal(err.msg, "first x");
+    assert_int_equal(err.code, PS_EINPUT);
+    assert_int_equal(ps_error_exit_status(PS_EINPUT), 2);
+    assert_int_equal(ps_error_exit_status(PS_EKEY), 2);
+    assert_int_equal(ps_error_exit_status(PS_EIO), 1);
+    assert_int_equal(ps_error_exit_status(PS_OK), 0);
+}
+
+static void test_atomic_write_replaces_and_reads_back(void **state)
+{
+    (void)state;
+    char *d = tu_tmpdir();
+    char *p = ps_strdupf("%s/f", d);
+    assert_int_equal(ps_file_write_atomic(p, "one", 3, 0640, NULL), PS_OK);
+    assert_int_equal(ps_file_write_atomic(p, "two!", 4, 0600, NULL), PS_OK);
+    ps_buf b = {0};
+    assert_int_equal(ps_file_read(p, &b, NULL), PS_OK);
+    assert_string_equal((char *)b.data, "two!");
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    ps_buf_free(&b);
+    assert_int_equal(ps_rm_rf(d, NULL), PS_OK);
+    assert_false(ps_path_exists(d));
+    free(p);
+    free(d);
+}
+
+static void test_read_missing_names_path(void **state)
+{
+    (void)state;
+    ps_error err = {0};
+    ps_buf b = {0};
+    assert_int_equal(ps_file_read("/nonexistent/x.conf", &b, &err), PS_EINPUT);
+    assert_non_null(strstr(err.msg, "/nonexistent/x.conf"));
+}
+
+static void test_digests_match_known_vectors(void **state)
+{
+    (void)state;
+    char hex[129];
+    assert_int_equal(ps_digest_hex(PS_DIGEST_SHA256, "abc", 3, hex, NULL), PS_OK);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(ps_digest_hex(PS_DIGEST_MD5, "abc", 3, hex, NULL), PS_OK);
+    assert_string_equal(hex, "900150983cd24fb0d6963f7d28e17f72");
+    assert_int_equal(ps_digest_hex(PS_DIGEST_SHA1, "abc", 3, hex, NULL), PS_OK);
+    assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+
+static void test_strv_sorts_bytewise(void **state)
+{
+    (void)state;
+    ps_strv sv = {0};
+    assert_int_equal(ps_strv_add(&sv, "b", NULL), PS_OK);
+    assert_int_equal(ps_strv_add(&sv, "B", NULL), PS_OK);
+    assert_int_equal(ps_strv_add(&sv, "a", NULL), PS_OK);
+    ps_strv_sort(&sv);
+    assert_string_equal(sv.v[0], "B");
+    assert_string_equal(sv.v[1], "a");
+    assert_string_equal(sv.v[2], "b");
+    assert_null(sv.v[3]);
+    ps_strv_free(&sv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_append_and_format),
+        cmocka_unit_test(test_error_keeps_first_message),
+        cmocka_unit_test(test_atomic_write_replaces_and_reads_back),
+        cmocka_unit_test(test_read_missing_names_path),
+        cmocka_unit_test(test_digests_match_known_vectors),
+        cmocka_unit_test(test_strv_sorts_bytewise),
+    };
+    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
