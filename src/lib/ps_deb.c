@@ -557,8 +557,11 @@ static ps_code add_scripts(const deb_pkg *pkg, deb_files *cf, int *has_templates
         char *path = pkg_file(pkg, what);
         if (path == NULL)
             continue;
-        ps_buf data = {0};
-        rc = ps_source_read(pkg->src, relative(pkg, path), &data, err);
+        ps_buf raw = {0}, data = {0};
+        rc = ps_file_read(path, &raw, err);
+        if (rc == PS_OK)
+            rc = ps_source_render(pkg->src, (char *)raw.data, raw.len, &data, err);
+        ps_buf_free(&raw);
         if (rc == PS_OK && i < 5 && strncmp((char *)data.data, "#!", 2) != 0)
             rc = ps_error_set(err, PS_EINPUT, "%s:1: maintainer script has no #! line",
                               relative(pkg, path));

@@ -1,0 +1,112 @@
+#include "testutil.h"
+
+#include <gpgme.h>
+
+#include "ps_pgp.h"
+
+typedef struct fixture {
+    char *home;
+    char fpr[64];
+} fixture;
+
+/* A throwaway ed25519 key (fast to make); gpg itself is not mocked. */
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->home = tu_tmpdir();
+    char *cmd = ps_strdupf(
+        "gpg --homedir %s --batch --quiet --passphrase '' --quick-gen-key "
+        "'unit <u@pkgsmith.invalid>' ed25519 sign never 2>/dev/null && "
+        "gpg --homedir %s --batch --with-colons --list-secret-keys | "
+        "awk -F: '$1 == \"fpr\" { print $10; exit }'",
+        f->home, f->home);
+    FILE *p = popen(cmd, "r");
+    free(cmd);
+    if (p == NULL || fgets(f->fpr, sizeof f->fpr, p) == NULL)
+        return -1;
+    pclose(p);
+    ps_rstrip(f->fpr);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char *cmd = ps_strdupf("gpgconf --homedir %s --kill all", f->home);
+    if (system(cmd) != 0)
+        fprintf(stderr, "gpgconf --kill failed\n");
+    free(cmd);
+    ps_rm_rf(f->home, NULL);
+    free(f->home);
+    free(f);
+    return 0;
+}
+
+/* Verifies SIG over DATA with gpgme; returns the signer's fingerprint
+ * status (GPG_ERR_NO_ERROR when good). */
+static gpgme_error_t verify(const char *home, const char *data, const ps_buf *sig)
+{
+    gpgme_ctx_t ctx;
+    gpgme_data_t d, s;
+    assert_int_equal(gpgme_new(&ctx), 0);
+    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
+    gpgme_data_new_from_mem(&d, data, strlen(data), 0);
+    gpgme_data_new_from_mem(&s, (const char *)sig->data, sig->len, 0);
+    gpgme_error_t ge = gpgme_op_verify(ctx, s, d, NULL);
+    if (ge == 0) {
+        gpgme_verify_result_t r = gpgme_op_verify_result(ctx);
+        ge = r->signatures ? r->signatures->status : GPG_ERR_NO_DATA;
+    }
+    gpgme_data_release(d);
+    gpgme_data_release(s);
+    gpgme_release(ctx);
+    return gpgme_err_code(ge);
+}
+
+static void test_detached_signature_over_parts_verifies(void **state)
+{
+    fixture *f = *state;
+    ps_error err = {0};
+    ps_signer *s = ps_signer_new(f->home, f->fpr, &err);
+    if (s == NULL)
+        fail_msg("%s", err.msg);
+    assert_string_equal(ps_signer_fpr(s), f->fpr);
+    ps_span parts[] = {{"hello ", 6}, {"", 0}, {"world", 5}};
+    ps_buf sig = {0};
+    assert_int_equal(ps_signer_sign(s, parts, 3, PS_SIGN_DETACHED, &sig, &err), PS_OK);
+    assert_true(sig.len > 0 && sig.data[0] != '-'); /* binary, not armored */
+    assert_int_equal(verify(f->home, "hello world", &sig), GPG_ERR_NO_ERROR);
+    assert_int_not_equal(verify(f->home, "hello worlD", &sig), GPG_ERR_NO_ERROR);
+    ps_buf_free(&sig);
+    assert_int_equal(ps_signer_sign(s, parts, 3, PS_SIGN_DETACHED_ARMOR, &sig, &err), PS_OK);
+    assert_memory_equal(sig.data, "-----BEGIN PGP SIGNATURE-----", 29);
+    ps_buf_free(&sig);
+    ps_buf pub = {0};
+    assert_int_equal(ps_signer_export_public(s, &pub, &err), PS_OK);
+    assert_non_null(strstr((char *)pub.data, "BEGIN PGP PUBLIC KEY BLOCK"));
+    ps_buf_free(&pub);
+    ps_signer_free(s);
+}
+
+static void test_missing_key_is_a_key_error(void **state)
+{
+    fixture *f = *state;
+    ps_error err = {0};
+    assert_null(ps_signer_new(f->home, "0000000000000000000000000000000000000000", &err));
+    assert_int_equal(err.code, PS_EKEY);
+    assert_non_null(strstr(err.msg, "0000000000000000000000000000000000000000"));
+    assert_non_null(strstr(err.msg, f->home));
+    ps_error_clear(&err);
+    assert_null(ps_signer_new(f->home, "", &err));
+    assert_int_equal(err.code, PS_EKEY);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detached_signature_over_parts_verifies),
+        cmocka_unit_test(test_missing_key_is_a_key_error),
+    };
+    return cmocka_run_group_tests_name("pgp", tests, setup, teardown);
+}
