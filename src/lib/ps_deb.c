@@ -734,9 +734,7 @@ static ps_code check_binary_stanza(const deb_pkg *pkg, ps_error *err)
 {
     const ps_deb822 *d = pkg->control;
     const char *path = pkg->control_path;
-    ps_code rc = check_fields(d, pkg->stanza, path, BINARY_FIELDS, err);
-    if (rc == PS_OK)
-        rc = require_field(d, pkg->stanza, path, "Architecture", err);
+    ps_code rc = require_field(d, pkg->stanza, path, "Architecture", err);
     if (rc == PS_OK)
         rc = require_field(d, pkg->stanza, path, "Description", err);
     const char *desc = ps_deb822_get(d, pkg->stanza, "Description");
@@ -775,8 +773,12 @@ static ps_code check_source_stanza(const ps_deb822 *d, const char *path, ps_erro
         rc = require_field(d, 0, path, "Source", err);
     if (rc == PS_OK)
         rc = require_field(d, 0, path, "Maintainer", err);
-    for (size_t i = 1; rc == PS_OK && i < ps_deb822_count(d); i++)
-        rc = require_field(d, i, path, "Package", err);
+    /* Field names first: a misspelled "Package" is reported as such. */
+    for (size_t i = 1; rc == PS_OK && i < ps_deb822_count(d); i++) {
+        rc = check_fields(d, i, path, BINARY_FIELDS, err);
+        if (rc == PS_OK)
+            rc = require_field(d, i, path, "Package", err);
+    }
     return rc;
 }
 
