@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ps_code {
     PS_OK = 0,
     PS_EINPUT,    /* bad input: syntax, missing field/file, bad setting   */
@@ -40,5 +44,9 @@ int ps_error_exit_status(ps_code code);
 
 /* Short stable name of CODE for --json output ("input", "key", ...). */
 const char *ps_code_name(ps_code code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

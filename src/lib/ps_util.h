@@ -8,6 +8,10 @@
 
 #include "ps_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A growable byte buffer.  Zero-initialise it ({0}); always NUL-terminated
  * after a successful append, so text can be used as a C string. */
 typedef struct ps_buf {
@@ -83,4 +87,8 @@ ps_code ps_strv_take(ps_strv *sv, char *s, ps_error *err);
 void ps_strv_free(ps_strv *sv);
 /* Sorts by strcmp (byte order: stable across locales). */
 void ps_strv_sort(ps_strv *sv);
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -1,0 +1,287 @@
+// ps_apt.cc - the libapt-pkg shim behind ps_apt.h.
+//
+// libapt-pkg parses the stanzas (pkgTagSection), compares versions (debVS)
+// and parses relations (debListParser::ParseDepends).  This file only
+// splits the file into stanzas so it can keep line numbers for messages,
+// and copies every result into plain malloc'd C memory.
+#include "ps_apt.h"
+
+#include <apt-pkg/deblistparser.h>
+#include <apt-pkg/debversion.h>
+#include <apt-pkg/error.h>
+#include <apt-pkg/tagfile.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "ps_util.h"
+
+namespace {
+
+struct Field {
+    std::string name;
+    std::string value;
+    unsigned line;
+};
+
+struct Stanza {
+    std::vector<Field> fields;
+    unsigned line;
+};
+
+// One stanza's text as libapt sees it (comments removed) and the file
+// line of each of its lines.
+struct Chunk {
+    std::string text;
+    std::vector<unsigned> lines;
+};
+
+}  // namespace
+
+struct ps_deb822 {
+    std::vector<Stanza> stanzas;
+};
+
+namespace {
+
+bool is_blank(const std::string &l)
+{
+    for (char c : l)
+        if (!isspace(static_cast<unsigned char>(c)))
+            return false;
+    return true;
+}
+
+// A field line starts with a name of printable characters and a colon.
+bool is_field_line(const std::string &l)
+{
+    size_t colon = l.find(':');
+    if (colon == std::string::npos || colon == 0)
+        return false;
+    for (size_t i = 0; i < colon; i++)
+        if (!isgraph(static_cast<unsigned char>(l[i])))
+            return false;
+    return true;
+}
+
+ps_code split(const char *data, size_t len, const char *name, std::vector<Chunk> &out,
+              ps_error *err)
+{
+    Chunk cur;
+    unsigned lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *nl = static_cast<const char *>(memchr(data + pos, '\n', len - pos));
+        size_t end = nl ? static_cast<size_t>(nl - data) : len;
+        std::string l(data + pos, end - pos);
+        pos = end + 1;
+        lineno++;
+        if (!l.empty() && l.back() == '\r')
+            l.pop_back();
+        if (!l.empty() && l[0] == '#')
+            continue;
+        if (is_blank(l)) {
+            if (!cur.lines.empty())
+                out.push_back(cur);
+            cur = Chunk();
+            continue;
+        }
+        bool continuation = l[0] == ' ' || l[0] == '\t';
+        if (continuation && cur.lines.empty())
+            return ps_error_set(err, PS_EINPUT,
+                                "%s:%u: continuation line outside a field", name, lineno);
+        if (!continuation && !is_field_line(l))
+            return ps_error_set(err, PS_EINPUT,
+                                "%s:%u: expected 'Field: value', got '%.40s'", name, lineno,
+                                l.c_str());
+        cur.text += l + "\n";
+        cur.lines.push_back(lineno);
+    }
+    if (!cur.lines.empty())
+        out.push_back(cur);
+    return PS_OK;
+}
+
+unsigned line_of(const Chunk &c, const char *start)
+{
+    size_t idx = 0;
+    for (const char *p = c.text.data(); p < start; p++)
+        idx += *p == '\n';
+    return idx < c.lines.size() ? c.lines[idx] : c.lines.back();
+}
+
+ps_code parse_chunk(const Chunk &c, const char *name, Stanza &st, ps_error *err)
+{
+    // libapt wants the stanza terminated by an empty line.
+    std::string text = c.text + "\n";
+    Chunk view{text, c.lines};
+    pkgTagSection sec;
+    if (!sec.Scan(view.text.data(), view.text.size())) {
+        _error->Discard();
+        return ps_error_set(err, PS_EINPUT, "%s:%u: malformed stanza", name, c.lines[0]);
+    }
+    st.line = c.lines[0];
+    for (unsigned i = 0; i < sec.Count(); i++) {
+        const char *start, *stop;
+        sec.Get(start, stop, i);
+        std::string fname(start, static_cast<const char *>(memchr(start, ':', stop - start)));
+        for (const Field &f : st.fields)
+            if (strcasecmp(f.name.c_str(), fname.c_str()) == 0)
+                return ps_error_set(err, PS_EINPUT, "%s:%u: duplicate field '%s'", name,
+                                    line_of(view, start), fname.c_str());
+        st.fields.push_back(Field{fname, sec.FindS(fname), line_of(view, start)});
+    }
+    return PS_OK;
+}
+
+ps_deb822 *parse(const char *data, size_t len, const char *name, ps_error *err)
+{
+    try {
+        std::vector<Chunk> chunks;
+        if (split(data, len, name, chunks, err) != PS_OK)
+            return nullptr;
+        ps_deb822 *d = new ps_deb822;
+        for (const Chunk &c : chunks) {
+            d->stanzas.emplace_back();
+            if (parse_chunk(c, name, d->stanzas.back(), err) != PS_OK) {
+                delete d;
+                return nullptr;
+            }
+        }
+        return d;
+    } catch (const std::bad_alloc &) {
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+        return nullptr;
+    }
+}
+
+const Field *find(const ps_deb822 *d, size_t i, const char *field)
+{
+    if (i >= d->stanzas.size())
+        return nullptr;
+    for (const Field &f : d->stanzas[i].fields)
+        if (strcasecmp(f.name.c_str(), field) == 0)
+            return &f;
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+ps_deb822 *ps_deb822_parse_mem(const char *data, size_t len, const char *name, ps_error *err)
+{
+    return parse(data, len, name, err);
+}
+
+ps_deb822 *ps_deb822_parse_file(const char *path, ps_error *err)
+{
+    ps_buf b = {};
+    if (ps_file_read(path, &b, err) != PS_OK)
+        return nullptr;
+    ps_deb822 *d = parse(reinterpret_cast<const char *>(b.data), b.len, path, err);
+    ps_buf_free(&b);
+    return d;
+}
+
+void ps_deb822_free(ps_deb822 *d)
+{
+    delete d;
+}
+
+size_t ps_deb822_count(const ps_deb822 *d)
+{
+    return d->stanzas.size();
+}
+
+const char *ps_deb822_get(const ps_deb822 *d, size_t i, const char *field)
+{
+    const Field *f = find(d, i, field);
+    return f ? f->value.c_str() : nullptr;
+}
+
+size_t ps_deb822_nfields(const ps_deb822 *d, size_t i)
+{
+    return i < d->stanzas.size() ? d->stanzas[i].fields.size() : 0;
+}
+
+const char *ps_deb822_name_at(const ps_deb822 *d, size_t i, size_t f)
+{
+    return d->stanzas[i].fields[f].name.c_str();
+}
+
+const char *ps_deb822_value_at(const ps_deb822 *d, size_t i, size_t f)
+{
+    return d->stanzas[i].fields[f].value.c_str();
+}
+
+unsigned ps_deb822_line(const ps_deb822 *d, size_t i)
+{
+    return i < d->stanzas.size() ? d->stanzas[i].line : 0;
+}
+
+unsigned ps_deb822_field_line(const ps_deb822 *d, size_t i, const char *field)
+{
+    const Field *f = find(d, i, field);
+    return f ? f->line : ps_deb822_line(d, i);
+}
+
+int ps_apt_version_cmp(const char *a, const char *b)
+{
+    return debVS.CmpVersion(a, b);
+}
+
+// Debian policy 5.6.12; libapt has no validator of its own.
+int ps_apt_version_valid(const char *v)
+{
+    if (v == nullptr || *v == '\0')
+        return 0;
+    const char *colon = strchr(v, ':');
+    if (colon) {
+        for (const char *p = v; p < colon; p++)
+            if (!isdigit(static_cast<unsigned char>(*p)))
+                return 0;
+        if (colon == v)
+            return 0;
+        v = colon + 1;
+    }
+    const char *dash = strrchr(v, '-');
+    if (!isdigit(static_cast<unsigned char>(*v)))
+        return 0;
+    for (const char *p = v; *p; p++) {
+        bool in_revision = dash && p > dash;
+        if (isalnum(static_cast<unsigned char>(*p)) || strchr(".+~", *p))
+            continue;
+        if (*p == '-' && !in_revision && p != dash)
+            continue; // upstream may contain '-' when a revision follows
+        if (p == dash && p[1] != '\0')
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
+int ps_apt_relations_valid(const char *value, const char **bad)
+{
+    const char *p = value, *stop = value + strlen(value);
+    while (p < stop && isspace(static_cast<unsigned char>(*p)))
+        p++;
+    while (p < stop) {
+        std::string pkg, ver;
+        unsigned int op = 0;
+        const char *next = debListParser::ParseDepends(p, stop, pkg, ver, op, true, false, true);
+        if (next == nullptr || pkg.empty()) {
+            _error->Discard();
+            if (bad)
+                *bad = p;
+            return 0;
+        }
+        p = next;
+    }
+    return 1;
+}
+
+}  // extern "C"
