@@ -181,7 +181,8 @@ ps_source *ps_source_open(const char *dir, ps_error *err)
         return NULL;
     }
     ps_source *src = calloc(1, sizeof *src);
-    if (src == NULL || (src->dir = strdup(dir)) == NULL) {
+    /* Absolute: it becomes rpm's %{_sourcedir}, used from another cwd. */
+    if (src == NULL || (src->dir = realpath(dir, NULL)) == NULL) {
         ps_error_set(err, PS_ENOMEM, "out of memory");
         ps_source_free(src);
         return NULL;

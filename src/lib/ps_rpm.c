@@ -1,0 +1,627 @@
+#include "ps_rpm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rpm/header.h>
+#include <rpm/rpmbuild.h>
+#include <rpm/rpmds.h>
+#include <rpm/rpmfiles.h>
+#include <rpm/rpmlib.h>
+#include <rpm/rpmlog.h>
+#include <rpm/rpmmacro.h>
+#include <rpm/rpmpgp.h>
+#include <rpm/rpmspec.h>
+#include <rpm/rpmtag.h>
+#include <rpm/rpmtd.h>
+#include <rpm/rpmts.h>
+
+#include "ps_archive.h"
+
+/* One packaged file, as %files and the build root describe it. */
+typedef struct rpm_file {
+    char *path;     /* "/usr/bin/x" */
+    mode_t mode;    /* with type bits */
+    uint32_t flags; /* RPMFILE_* */
+    int64_t mtime;
+    ps_buf data;    /* content, or the target of a symlink */
+} rpm_file;
+
+typedef struct rpm_files {
+    rpm_file *v;
+    size_t n;
+} rpm_files;
+
+/* What one spec build needs; lives for one ps_rpm_build call. */
+typedef struct rpm_job {
+    const ps_source *src;
+    const char *spec_rel; /* "specs/x.spec", for messages */
+    char *tmp;            /* private: build root, builddir */
+    char *buildroot;
+    ps_strv macros;       /* names we pushed, popped at the end */
+    ps_buf log;           /* rpm's first error message */
+} rpm_job;
+
+static void files_free(rpm_files *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        free(fs->v[i].path);
+        ps_buf_free(&fs->v[i].data);
+    }
+    free(fs->v);
+    fs->v = NULL;
+    fs->n = 0;
+}
+
+/* ---- librpm setup: macros, log capture ---- */
+
+/* librpm reports through its log; keep the first error for our message
+ * and keep rpm itself quiet. */
+static int log_cb(rpmlogRec rec, rpmlogCallbackData data)
+{
+    rpm_job *job = data;
+    if (rpmlogRecPriority(rec) <= RPMLOG_ERR && job->log.len == 0)
+        ps_buf_append(&job->log, rpmlogRecMessage(rec), strlen(rpmlogRecMessage(rec)), NULL);
+    return 0;
+}
+
+static ps_code push_macro(rpm_job *job, const char *name, const char *value, ps_error *err)
+{
+    /* rpm macro bodies expand %; the value must stay literal. */
+    ps_buf esc = {0};
+    ps_code rc = PS_OK;
+    for (const char *p = value; rc == PS_OK && *p; p++)
+        rc = ps_buf_append(&esc, *p == '%' ? "%%" : p, *p == '%' ? 2 : 1, err);
+    if (rc == PS_OK)
+        rc = ps_strv_add(&job->macros, name, err);
+    if (rc == PS_OK)
+        rpmPushMacro(NULL, name, NULL, esc.data ? (char *)esc.data : "", RMIL_CMDLINE);
+    ps_buf_free(&esc);
+    return rc;
+}
+
+static ps_code define_macros(rpm_job *job, ps_error *err)
+{
+    const ps_source *src = job->src;
+    char *builddir = ps_strdupf("%s/build", job->tmp);
+    const char *fixed[][2] = {
+        {"pkgversion", ps_source_get(src, "version")},
+        {"pkgrelease", ps_source_get(src, "release")},
+        {"_sourcedir", ps_source_dir(src)},
+        {"_builddir", builddir},
+        {"_tmppath", job->tmp},
+        {"_buildhost", "pkgsmith"},
+        /* No brp-* post-processing: what %install wrote is what ships. */
+        {"__spec_install_post", ""},
+        {"__os_install_post", ""},
+        {"__arch_install_post", ""},
+        {"debug_package", ""},
+    };
+    ps_code rc = builddir ? ps_mkdir_p(builddir, 0755, err)
+                          : ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == PS_OK && i < sizeof fixed / sizeof *fixed; i++)
+        rc = push_macro(job, fixed[i][0], fixed[i][1], err);
+    for (size_t i = 0; rc == PS_OK && i < ps_source_nsettings(src); i++)
+        rc = push_macro(job, ps_source_name_at(src, i), ps_source_value_at(src, i), err);
+    free(builddir);
+    return rc;
+}
+
+static void pop_macros(rpm_job *job)
+{
+    for (size_t i = job->macros.n; i > 0; i--)
+        rpmPopMacro(NULL, job->macros.v[i - 1]);
+    ps_strv_free(&job->macros);
+}
+
+/* rpm says "line 12: Unknown tag: Sumary:"; we say "specs/x.spec:12: ...". */
+static ps_code spec_error(rpm_job *job, const char *what, ps_error *err)
+{
+    char *msg = job->log.len ? (char *)job->log.data : NULL;
+    /* "File not found: /tmp/.../root/usr/x" reads better as "/usr/x". */
+    for (char *at; msg && (at = strstr(msg, job->buildroot)) != NULL;)
+        memmove(at, at + strlen(job->buildroot), strlen(at + strlen(job->buildroot)) + 1);
+    unsigned line = 0;
+    int used = 0;
+    if (msg && sscanf(msg, "line %u: %n", &line, &used) == 1 && used > 0)
+        msg += used;
+    if (msg)
+        ps_rstrip(msg);
+    if (line)
+        return ps_error_set(err, PS_EINPUT, "%s:%u: %s", job->spec_rel, line, msg);
+    return ps_error_set(err, PS_EINPUT, "%s: %s%s%s", job->spec_rel, what, msg ? ": " : "",
+                        msg ? msg : "");
+}
+
+/* The last line the script printed that is not rpm's own tracing: the
+ * line that says why %install failed ("install: cannot stat ..."). */
+static char *last_script_line(char *text)
+{
+    char *last = NULL, *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (*l != '+' && strncmp(l, "Executing(", 10) != 0 && strstr(l, "Bad exit status") == NULL)
+            last = l;
+    return last;
+}
+
+/* Runs %install with stdout and stderr captured in a file of ours, so the
+ * build prints one line on failure and nothing on success. */
+static int run_install(rpm_job *job, rpmSpec spec, ps_buf *output)
+{
+    char *path = ps_strdupf("%s/install.log", job->tmp);
+    int fd = path ? open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    int saved_out = dup(1), saved_err = dup(2);
+    fflush(stdout);
+    fflush(stderr);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+    }
+    struct rpmBuildArguments_s ba = {0};
+    ba.buildAmount = RPMBUILD_INSTALL;
+    rpmts ts = rpmtsCreate();
+    int rc = rpmSpecBuild(ts, spec, &ba);
+    rpmtsFree(ts);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    if (fd >= 0) {
+        close(fd);
+        ps_file_read(path, output, NULL);
+    }
+    free(path);
+    return rc;
+}
+
+/* Parses the spec and runs its %install into our private build root. */
+static rpmSpec parse_and_install(rpm_job *job, const char *spec_path, ps_error *err)
+{
+    rpmSpec spec = rpmSpecParse(spec_path, RPMSPEC_NONE, job->buildroot);
+    if (spec == NULL) {
+        spec_error(job, "cannot parse", err);
+        return NULL;
+    }
+    ps_buf output = {0};
+    if (run_install(job, spec, &output) != 0) {
+        /* A failing script: its own last words.  A %files problem: rpm's. */
+        int script = job->log.len && strstr((char *)job->log.data, "Bad exit status");
+        char *why = script && output.data ? last_script_line((char *)output.data) : NULL;
+        if (why)
+            ps_error_set(err, PS_EINPUT, "%s: %%install failed: %s", job->spec_rel, why);
+        else
+            spec_error(job, "%install failed", err);
+        spec = rpmSpecFree(spec);
+    }
+    ps_buf_free(&output);
+    return spec;
+}
+
+/* ---- files: rpm's own %files processing, read back ---- */
+
+/* librpmbuild has already processed %files (with %attr, %defattr,
+ * %config(noreplace), %dir, %doc, %license, %ghost, globs) into the
+ * package header during the INSTALL step.  We take that list, so there is
+ * one truth, and read the content of each file from the build root. */
+static ps_code load_files(rpm_job *job, Header h, rpm_files *fs, ps_error *err)
+{
+    rpmfi fi = rpmfiNew(NULL, h, RPMTAG_BASENAMES, RPMFI_KEEPHEADER);
+    rpm_count_t n = fi ? rpmfiFC(fi) : 0;
+    int64_t epoch = ps_source_epoch(job->src);
+    ps_code rc = PS_OK;
+    fs->v = n ? calloc(n, sizeof *fs->v) : NULL;
+    if (n && fs->v == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    while (rc == PS_OK && fi && rpmfiNext(fi) >= 0) {
+        rpm_file *f = &fs->v[fs->n++];
+        f->path = strdup(rpmfiFN(fi));
+        f->mode = rpmfiFMode(fi);
+        f->flags = rpmfiFFlags(fi);
+        f->mtime = epoch;
+        char *abs = ps_strdupf("%s%s", job->buildroot, f->path);
+        if (f->path == NULL || abs == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        else if (S_ISLNK(f->mode))
+            rc = ps_buf_append(&f->data, rpmfiFLink(fi), strlen(rpmfiFLink(fi)), err);
+        else if (S_ISREG(f->mode) && !(f->flags & RPMFILE_GHOST))
+            rc = ps_file_read(abs, &f->data, err);
+        free(abs);
+    }
+    rpmfiFree(fi);
+    return rc;
+}
+
+/* Replaces the array TAG of H with COUNT values of 32 bits. */
+static void set_u32_array(Header h, rpmTagVal tag, const uint32_t *v, rpm_count_t count)
+{
+    struct rpmtd_s td = {.tag = tag, .type = RPM_INT32_TYPE, .count = count, .data = (void *)v};
+    headerDel(h, tag);
+    headerPut(h, &td, HEADERPUT_DEFAULT);
+}
+
+/* What the build machine leaks into the file tags: mtimes (clamped to
+ * SOURCE_DATE_EPOCH), inode and device numbers (made sequential, keeping
+ * hard links together as rpm does). */
+static ps_code normalize_file_tags(Header h, const rpm_files *fs, ps_error *err)
+{
+    size_t n = fs->n;
+    uint32_t *mtimes = calloc(n + 1, 4), *inodes = calloc(n + 1, 4), *devs = calloc(n + 1, 4);
+    struct rpmtd_s old;
+    ps_code rc = (mtimes && inodes && devs) ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && n > 0 && headerGet(h, RPMTAG_FILEINODES, &old, HEADERGET_MINMEM)) {
+        const uint32_t *orig = old.data;
+        for (size_t i = 0; i < n; i++) {
+            mtimes[i] = (uint32_t)fs->v[i].mtime;
+            devs[i] = 1;
+            inodes[i] = (uint32_t)i + 1;
+            for (size_t j = 0; j < i; j++)
+                if (orig[j] == orig[i])
+                    inodes[i] = inodes[j];
+        }
+        rpmtdFreeData(&old);
+        set_u32_array(h, RPMTAG_FILEMTIMES, mtimes, (rpm_count_t)n);
+        set_u32_array(h, RPMTAG_FILEINODES, inodes, (rpm_count_t)n);
+        set_u32_array(h, RPMTAG_FILEDEVICES, devs, (rpm_count_t)n);
+    }
+    free(mtimes);
+    free(inodes);
+    free(devs);
+    return rc;
+}
+
+/* ---- payload ---- */
+
+/* The cpio (newc) stream, uncompressed: its size goes in the signature
+ * header, then it is compressed on its own. */
+static ps_code write_cpio(const rpm_files *fs, ps_buf *cpio, ps_error *err)
+{
+    ps_archive *a = ps_archive_new(PS_AR_CPIO_NEWC, PS_FILTER_NONE, cpio, "payload", err);
+    if (a == NULL)
+        return err ? err->code : PS_ELIB;
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < fs->n; i++) {
+        const rpm_file *f = &fs->v[i];
+        if (f->flags & RPMFILE_GHOST)
+            continue; /* ghosts are in the header only */
+        char *path = ps_strdupf(".%s", f->path);
+        ps_archive_entry e = {.path = path, .mode = f->mode, .mtime = f->mtime,
+                              .ino = (int64_t)i + 1,
+                              .data = S_ISREG(f->mode) ? f->data.data : NULL,
+                              .len = S_ISREG(f->mode) ? f->data.len : 0,
+                              .link = S_ISLNK(f->mode) ? (char *)f->data.data : NULL};
+        rc = path ? ps_archive_add(a, &e, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+        free(path);
+    }
+    if (rc != PS_OK) {
+        ps_archive_abort(a);
+        return rc;
+    }
+    return ps_archive_close(a, err);
+}
+
+static ps_code compress_xz(const ps_buf *in, ps_buf *out, ps_error *err)
+{
+    ps_archive *a = ps_archive_new(PS_AR_RAW, PS_FILTER_XZ, out, "payload.xz", err);
+    if (a == NULL)
+        return err ? err->code : PS_ELIB;
+    ps_archive_entry e = {.path = "payload", .mode = S_IFREG | 0644, .data = in->data,
+                          .len = in->len};
+    ps_code rc = ps_archive_add(a, &e, err);
+    if (rc != PS_OK) {
+        ps_archive_abort(a);
+        return rc;
+    }
+    return ps_archive_close(a, err);
+}
+
+/* ---- headers ---- */
+
+static int put(Header h, rpmTagVal tag, rpmTagType type, const void *data, rpm_count_t count)
+{
+    struct rpmtd_s td = {.tag = tag, .type = type, .count = count, .data = (void *)data};
+    return headerPut(h, &td, HEADERPUT_DEFAULT);
+}
+
+static int put_u32(Header h, rpmTagVal tag, uint32_t v)
+{
+    return put(h, tag, RPM_INT32_TYPE, &v, 1);
+}
+
+static int put_str(Header h, rpmTagVal tag, const char *s)
+{
+    return put(h, tag, RPM_STRING_TYPE, s, 1);
+}
+
+/* Appends one dependency to the NAME/FLAGS/VERSION triple of TAG. */
+static void add_dep(Header h, rpmTagVal name_tag, const char *name, rpmsenseFlags flags,
+                    const char *evr)
+{
+    rpmds ds = rpmdsSingle(name_tag, name, evr, flags);
+    rpmdsPutToHeader(ds, h);
+    rpmdsFree(ds);
+}
+
+static void set_str(Header h, rpmTagVal tag, const char *v)
+{
+    headerDel(h, tag);
+    put_str(h, tag, v);
+}
+
+/* Non-zero when H already has dependency NAME under NAME_TAG. */
+static int has_dep(Header h, rpmTagVal name_tag, const char *name)
+{
+    rpmds ds = rpmdsNew(h, name_tag, 0);
+    int found = 0;
+    while (!found && rpmdsNext(ds) >= 0)
+        found = strcmp(rpmdsN(ds), name) == 0;
+    rpmdsFree(ds);
+    return found;
+}
+
+/* The tags rpmbuild's packaging step adds (librpmbuild keeps that step
+ * private, and it is where we differ: our payload, our signatures). */
+static ps_code put_build_tags(rpm_job *job, Header h, const rpm_files *fs,
+                              const ps_buf *payload, ps_error *err)
+{
+    char hex[65];
+    ps_code rc = normalize_file_tags(h, fs, err);
+    if (rc == PS_OK)
+        rc = ps_digest_hex(PS_DIGEST_SHA256, payload->data, payload->len, hex, err);
+    if (rc != PS_OK)
+        return rc;
+    const char *digests[] = {hex};
+    char *srpm = headerFormat(h, "%{NAME}-%{VERSION}-%{RELEASE}.src.rpm", NULL);
+    set_str(h, RPMTAG_RPMVERSION, RPMVERSION);
+    set_str(h, RPMTAG_BUILDHOST, "pkgsmith");
+    headerDel(h, RPMTAG_BUILDTIME);
+    put_u32(h, RPMTAG_BUILDTIME, (uint32_t)ps_source_epoch(job->src));
+    set_str(h, RPMTAG_SOURCERPM, srpm);
+    set_str(h, RPMTAG_PAYLOADFORMAT, "cpio");
+    set_str(h, RPMTAG_PAYLOADCOMPRESSOR, "xz");
+    set_str(h, RPMTAG_PAYLOADFLAGS, "6");
+    set_str(h, RPMTAG_ENCODING, "utf-8");
+    headerDel(h, RPMTAG_PAYLOADDIGEST);
+    put(h, RPMTAG_PAYLOADDIGEST, RPM_STRING_ARRAY_TYPE, digests, 1);
+    headerDel(h, RPMTAG_PAYLOADDIGESTALGO);
+    put_u32(h, RPMTAG_PAYLOADDIGESTALGO, PGPHASHALGO_SHA256);
+    free(srpm);
+    /* The rpm features this package's format needs, as rpmbuild declares
+     * them; rpm 4.14 (RHEL 8) has all of them. */
+    static const char *const features[][2] = {
+        {"rpmlib(CompressedFileNames)", "3.0.4-1"},
+        {"rpmlib(FileDigests)", "4.6.0-1"},
+        {"rpmlib(PayloadFilesHavePrefix)", "4.0-1"},
+        {"rpmlib(PayloadIsXz)", "5.2-1"}};
+    for (size_t i = 0; i < sizeof features / sizeof *features; i++)
+        if (!has_dep(h, RPMTAG_REQUIRENAME, features[i][0]))
+            add_dep(h, RPMTAG_REQUIRENAME, features[i][0],
+                    RPMSENSE_RPMLIB | RPMSENSE_LESS | RPMSENSE_EQUAL, features[i][1]);
+    return PS_OK;
+}
+
+/* ---- the package file ---- */
+
+static const unsigned char HEADER_MAGIC[8] = {0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0};
+
+/* Export with the immutable region that rpm verifies signatures over. */
+static ps_code export_header(Header *h, rpmTagVal region, ps_buf *out, ps_error *err)
+{
+    Header reloaded = headerReload(*h, region);
+    if (reloaded == NULL) {
+        *h = NULL;
+        return ps_error_set(err, PS_ELIB, "librpm: cannot create the header region");
+    }
+    *h = reloaded;
+    unsigned int size = 0;
+    void *blob = headerExport(*h, &size);
+    if (blob == NULL)
+        return ps_error_set(err, PS_ELIB, "librpm: cannot export the header");
+    ps_code rc = ps_buf_append(out, HEADER_MAGIC, sizeof HEADER_MAGIC, err);
+    if (rc == PS_OK)
+        rc = ps_buf_append(out, blob, size, err);
+    free(blob);
+    return rc;
+}
+
+static ps_code signature_header(const ps_buf *hdr, const ps_buf *payload, uint32_t cpio_size,
+                                ps_signer *signer, ps_buf *out, ps_error *err)
+{
+    char sha1[41], sha256[65];
+    unsigned char md5[16];
+    ps_buf both = {0}, rsa = {0}, pgp = {0};
+    ps_span parts[2] = {{hdr->data, hdr->len}, {payload->data, payload->len}};
+    ps_code rc = ps_digest_hex(PS_DIGEST_SHA1, hdr->data, hdr->len, sha1, err);
+    if (rc == PS_OK)
+        rc = ps_digest_hex(PS_DIGEST_SHA256, hdr->data, hdr->len, sha256, err);
+    if (rc == PS_OK)
+        rc = ps_buf_append(&both, hdr->data, hdr->len, err);
+    if (rc == PS_OK)
+        rc = ps_buf_append(&both, payload->data, payload->len, err);
+    if (rc == PS_OK)
+        rc = ps_digest(PS_DIGEST_MD5, both.data, both.len, md5, err);
+    /* rpm uses the "RSA" tag for every non-DSA header signature. */
+    if (rc == PS_OK && signer)
+        rc = ps_signer_sign(signer, parts, 1, PS_SIGN_DETACHED, &rsa, err);
+    if (rc == PS_OK && signer)
+        rc = ps_signer_sign(signer, parts, 2, PS_SIGN_DETACHED, &pgp, err);
+    Header sig = headerNew();
+    if (rc == PS_OK) {
+        put_u32(sig, RPMSIGTAG_SIZE, (uint32_t)both.len);
+        put(sig, RPMSIGTAG_MD5, RPM_BIN_TYPE, md5, 16);
+        put_u32(sig, RPMSIGTAG_PAYLOADSIZE, cpio_size);
+        put_str(sig, RPMSIGTAG_SHA1, sha1);
+        put_str(sig, RPMSIGTAG_SHA256, sha256);
+        if (signer) {
+            put(sig, RPMSIGTAG_RSA, RPM_BIN_TYPE, rsa.data, (rpm_count_t)rsa.len);
+            put(sig, RPMSIGTAG_PGP, RPM_BIN_TYPE, pgp.data, (rpm_count_t)pgp.len);
+        }
+        rc = export_header(&sig, RPMTAG_HEADERSIGNATURES, out, err);
+    }
+    /* The signature header is padded to 8 bytes; the main header is not. */
+    static const unsigned char zeros[8] = {0};
+    if (rc == PS_OK)
+        rc = ps_buf_append(out, zeros, (8 - out->len % 8) % 8, err);
+    headerFree(sig);
+    ps_buf_free(&both);
+    ps_buf_free(&rsa);
+    ps_buf_free(&pgp);
+    return rc;
+}
+
+/* The 96-byte lead: obsolete, but every rpm still checks its magic. */
+static ps_code write_lead(Header h, ps_buf *out, ps_error *err)
+{
+    unsigned char lead[96] = {0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 0, 0, 1};
+    char *nvr = headerFormat(h, "%{NAME}-%{VERSION}-%{RELEASE}", NULL);
+    if (nvr == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    snprintf((char *)lead + 10, 66, "%s", nvr);
+    free(nvr);
+    lead[76] = 0;
+    lead[77] = 1; /* osnum: Linux */
+    lead[78] = 0;
+    lead[79] = 5; /* signature type: header-style signature */
+    return ps_buf_append(out, lead, sizeof lead, err);
+}
+
+/* Takes H (the package header, files already processed). */
+static ps_code write_package(rpm_job *job, Header h, const rpm_files *fs, ps_signer *signer,
+                             const char *outdir, ps_strv *outputs, ps_error *err)
+{
+    ps_buf cpio = {0}, payload = {0}, hdr = {0}, pkg = {0};
+    ps_code rc = write_cpio(fs, &cpio, err);
+    if (rc == PS_OK)
+        rc = compress_xz(&cpio, &payload, err);
+    if (rc == PS_OK)
+        rc = put_build_tags(job, h, fs, &payload, err);
+    if (rc == PS_OK)
+        rc = export_header(&h, RPMTAG_HEADERIMMUTABLE, &hdr, err);
+    if (rc == PS_OK)
+        rc = write_lead(h, &pkg, err);
+    if (rc == PS_OK)
+        rc = signature_header(&hdr, &payload, (uint32_t)cpio.len, signer, &pkg, err);
+    if (rc == PS_OK)
+        rc = ps_buf_append(&pkg, hdr.data, hdr.len, err);
+    if (rc == PS_OK)
+        rc = ps_buf_append(&pkg, payload.data, payload.len, err);
+    char *base = h ? headerFormat(h, "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm", NULL) : NULL;
+    char *path = base ? ps_strdupf("%s/%s", outdir, base) : NULL;
+    if (rc == PS_OK)
+        rc = path ? ps_file_write_atomic(path, pkg.data, pkg.len, 0644, err)
+                  : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_strv_add(outputs, path, err);
+    free(base);
+    free(path);
+    headerFree(h);
+    ps_buf bufs[] = {cpio, payload, hdr, pkg};
+    for (size_t i = 0; i < 4; i++)
+        ps_buf_free(&bufs[i]);
+    return rc;
+}
+
+/* ---- driver ---- */
+
+static ps_code build_spec(rpm_job *job, const char *spec_path, ps_signer *signer,
+                          const char *outdir, ps_strv *outputs, ps_error *err)
+{
+    ps_code rc = define_macros(job, err);
+    rpmSpec spec = rc == PS_OK ? parse_and_install(job, spec_path, err) : NULL;
+    if (spec == NULL && rc == PS_OK)
+        rc = err ? err->code : PS_EINPUT;
+    rpmSpecPkgIter it = spec ? rpmSpecPkgIterInit(spec) : NULL;
+    for (rpmSpecPkg pkg; rc == PS_OK && it && (pkg = rpmSpecPkgIterNext(it)) != NULL;) {
+        char *list = rpmSpecPkgGetSection(pkg, RPMBUILD_FILE_LIST);
+        int has_files = list != NULL;
+        free(list);
+        if (!has_files)
+            continue; /* rpmbuild writes no package without %files */
+        rpm_files fs = {0};
+        Header h = headerCopy(rpmSpecPkgHeader(pkg));
+        rc = load_files(job, h, &fs, err);
+        if (rc == PS_OK)
+            rc = write_package(job, h, &fs, signer, outdir, outputs, err);
+        else
+            headerFree(h);
+        files_free(&fs);
+    }
+    rpmSpecPkgIterFree(it);
+    rpmSpecFree(spec);
+    pop_macros(job);
+    return rc;
+}
+
+static int is_spec(const struct dirent *de)
+{
+    size_t n = strlen(de->d_name);
+    return n > 5 && strcmp(de->d_name + n - 5, ".spec") == 0 && de->d_name[0] != '.';
+}
+
+/* rpmReadConfigFiles is librpm's one-time global setup. */
+static ps_code rpm_init(ps_error *err)
+{
+    if (rpmReadConfigFiles(NULL, NULL) != 0)
+        return ps_error_set(err, PS_ELIB, "librpm: cannot read its configuration (rpmrc, macros)");
+    return PS_OK;
+}
+
+static ps_code build_one_spec(const ps_source *src, const char *name, ps_signer *signer,
+                              const char *outdir, ps_strv *outputs, ps_error *err)
+{
+    rpm_job job = {.src = src};
+    char *spec_rel = ps_strdupf("specs/%s", name);
+    char *spec_path = ps_strdupf("%s/specs/%s", ps_source_dir(src), name);
+    job.spec_rel = spec_rel;
+    job.tmp = ps_mkdtemp_in(outdir, ".rpm-", err);
+    job.buildroot = job.tmp ? ps_strdupf("%s/root", job.tmp) : NULL;
+    ps_code rc = (spec_rel && spec_path && job.buildroot) ? PS_OK
+                 : job.tmp ? ps_error_set(err, PS_ENOMEM, "out of memory")
+                           : (err ? err->code : PS_EIO);
+    rpmlogCallback old = NULL;
+    rpmlogCallbackData old_data = NULL;
+    if (rc == PS_OK) {
+        old = rpmlogSetCallback(log_cb, &job);
+        (void)old_data;
+        rc = build_spec(&job, spec_path, signer, outdir, outputs, err);
+        rpmlogSetCallback(old, NULL);
+    }
+    if (job.tmp)
+        ps_rm_rf(job.tmp, NULL);
+    free(job.tmp);
+    free(job.buildroot);
+    free(spec_rel);
+    free(spec_path);
+    ps_buf_free(&job.log);
+    return rc;
+}
+
+ps_code ps_rpm_build(const ps_source *src, ps_signer *signer, const char *outdir,
+                     ps_strv *outputs, ps_error *err)
+{
+    char *dir = ps_strdupf("%s/specs", ps_source_dir(src));
+    struct dirent **names = NULL;
+    int n = dir ? scandir(dir, &names, is_spec, alphasort) : -1;
+    ps_code rc = PS_OK;
+    if (n < 0)
+        rc = ps_error_set(err, PS_EINPUT, "%s: %s", dir ? dir : "specs",
+                          dir ? strerror(errno) : "out of memory");
+    else if (n == 0)
+        rc = ps_error_set(err, PS_EINPUT, "%s: no *.spec file", dir);
+    else
+        rc = rpm_init(err);
+    for (int i = 0; rc == PS_OK && i < n; i++)
+        rc = build_one_spec(src, names[i]->d_name, signer, outdir, outputs, err);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(dir);
+    return rc;
+}
