@@ -460,13 +460,20 @@ static ps_code expand_substvars(const deb_pkg *pkg, const char *field, const cha
     return rc;
 }
 
-static size_t installed_size_kib(const deb_files *fs)
+static size_t kib_of(const deb_files *fs)
 {
-    /* dpkg-gencontrol's rule: each file rounded up to KiB, 1 per other. */
     size_t kib = 0;
     for (size_t i = 0; i < fs->n; i++)
         kib += S_ISREG(fs->v[i].mode) ? (fs->v[i].data.len + 1023) / 1024 : 1;
     return kib;
+}
+
+/* dpkg-gencontrol's rule: each file rounded up to KiB, 1 for any other
+ * entry, over the whole staging tree: "./", DEBIAN/ and the control
+ * members written before the control file itself. */
+static size_t installed_size_kib(const deb_files *data, const deb_files *control)
+{
+    return kib_of(data) + kib_of(control) + 2;
 }
 
 static ps_code control_field(ps_buf *out, const char *name, const char *value, ps_error *err)
@@ -500,13 +507,14 @@ static ps_code control_relations(const deb_pkg *pkg, int has_templates, ps_buf *
 }
 
 /* The binary control file, fields in dpkg-gencontrol's order. */
-static ps_code make_control(const deb_pkg *pkg, int has_templates, ps_buf *out, ps_error *err)
+static ps_code make_control(const deb_pkg *pkg, int has_templates, size_t kib, ps_buf *out,
+                            ps_error *err)
 {
     const ps_deb822 *d = pkg->control;
     size_t b = pkg->stanza;
     const char *source = ps_deb822_get(d, 0, "Source");
     char size[32];
-    snprintf(size, sizeof size, "%zu", installed_size_kib(&pkg->files));
+    snprintf(size, sizeof size, "%zu", kib);
 #define BIN_OR_SRC(f) (ps_deb822_get(d, b, f) ? ps_deb822_get(d, b, f) : ps_deb822_get(d, 0, f))
     ps_code rc = control_field(out, "Package", pkg->name, err);
     if (rc == PS_OK && strcmp(source, pkg->name) != 0)
@@ -677,14 +685,15 @@ static ps_code build_control_tar(deb_pkg *pkg, ps_buf *out, ps_error *err)
         rc = make_conffiles(pkg, &conffiles, err);
     if (rc == PS_OK)
         rc = make_md5sums(pkg, &md5sums, err);
-    if (rc == PS_OK)
-        rc = make_control(pkg, has_templates, &control, err);
-    if (rc == PS_OK)
-        rc = add_control_member(&cf, "control", 0644, &control, epoch, err);
     if (rc == PS_OK && conffiles.len)
         rc = add_control_member(&cf, "conffiles", 0644, &conffiles, epoch, err);
     if (rc == PS_OK && md5sums.len)
         rc = add_control_member(&cf, "md5sums", 0644, &md5sums, epoch, err);
+    if (rc == PS_OK)
+        rc = make_control(pkg, has_templates, installed_size_kib(&pkg->files, &cf), &control,
+                          err);
+    if (rc == PS_OK)
+        rc = add_control_member(&cf, "control", 0644, &control, epoch, err);
     if (rc == PS_OK) {
         qsort(cf.v, cf.n, sizeof *cf.v, cmp_file);
         rc = write_tar(&cf, epoch, "control.tar.xz", out, err);

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <rpm/header.h>
 #include <rpm/rpmbuild.h>
+#include <rpm/argv.h>
 #include <rpm/rpmds.h>
+#include <rpm/rpmfc.h>
 #include <rpm/rpmfiles.h>
 #include <rpm/rpmlib.h>
 #include <rpm/rpmlog.h>
@@ -46,6 +49,7 @@ typedef struct rpm_job {
     char *buildroot;
     ps_strv macros;       /* names we pushed, popped at the end */
     ps_buf log;           /* rpm's first error message */
+    int autoprov;         /* the spec's AutoProv switch */
 } rpm_job;
 
 static void files_free(rpm_files *fs)
@@ -355,15 +359,95 @@ static void set_str(Header h, rpmTagVal tag, const char *v)
     put_str(h, tag, v);
 }
 
-/* Non-zero when H already has dependency NAME under NAME_TAG. */
-static int has_dep(Header h, rpmTagVal name_tag, const char *name)
+/* Non-zero when H already has dependency NAME (with FLAGS and EVR, unless
+ * ANY_FLAGS) under NAME_TAG: rpm keeps one entry per name, flags, EVR. */
+static int has_dep_with(Header h, rpmTagVal name_tag, const char *name, int any_flags,
+                        rpmsenseFlags flags, const char *evr)
 {
     rpmds ds = rpmdsNew(h, name_tag, 0);
     int found = 0;
     while (!found && rpmdsNext(ds) >= 0)
-        found = strcmp(rpmdsN(ds), name) == 0;
+        found = strcmp(rpmdsN(ds), name) == 0 &&
+                (any_flags || (rpmdsFlags(ds) == flags &&
+                               strcmp(rpmdsEVR(ds) ? rpmdsEVR(ds) : "", evr ? evr : "") == 0));
     rpmdsFree(ds);
     return found;
+}
+
+static int has_dep(Header h, rpmTagVal name_tag, const char *name)
+{
+    return has_dep_with(h, name_tag, name, 1, 0, NULL);
+}
+
+/* Non-zero unless the spec says "AutoReqProv: no" or "AutoProv: no";
+ * librpmbuild keeps that switch private, so read the tag ourselves. */
+static int autoprov_enabled(const char *spec_path)
+{
+    ps_buf b = {0};
+    int enabled = 1;
+    if (ps_file_read(spec_path, &b, NULL) != PS_OK)
+        return 1;
+    char *save = NULL;
+    for (char *l = strtok_r((char *)b.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char tag[32], value[16];
+        if (sscanf(l, " %31[A-Za-z]: %15s", tag, value) == 2 &&
+            (strcasecmp(tag, "AutoReqProv") == 0 || strcasecmp(tag, "AutoProv") == 0))
+            enabled = !(strcasecmp(value, "no") == 0 || strcmp(value, "0") == 0);
+    }
+    ps_buf_free(&b);
+    return enabled;
+}
+
+/* rpmbuild's "config(N) = EVR" provide and require, for packages with
+ * %config files. */
+static void add_config_deps(Header h, const rpm_files *fs)
+{
+    size_t i = 0;
+    while (i < fs->n && !(fs->v[i].flags & RPMFILE_CONFIG))
+        i++;
+    if (i == fs->n)
+        return;
+    char *name = headerFormat(h, "config(%{NAME})", NULL);
+    char *evr = headerFormat(h, "%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}", NULL);
+    if (name && evr && !has_dep(h, RPMTAG_PROVIDENAME, name))
+        add_dep(h, RPMTAG_PROVIDENAME, name, RPMSENSE_EQUAL | RPMSENSE_CONFIG, evr);
+    if (name && evr && !has_dep(h, RPMTAG_REQUIRENAME, name))
+        add_dep(h, RPMTAG_REQUIRENAME, name, RPMSENSE_EQUAL | RPMSENSE_CONFIG, evr);
+    free(name);
+    free(evr);
+}
+
+/* Automatic dependencies, found by rpm's own file classifier and
+ * generators (rpmfc: interpreters of scripts, shared libraries...). */
+static ps_code add_auto_deps(rpm_job *job, Header h, const rpm_files *fs, ps_error *err)
+{
+    ARGV_t paths = NULL;
+    rpm_mode_t *modes = calloc(fs->n + 1, sizeof *modes);
+    if (modes == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < fs->n; i++) {
+        char *abs = ps_strdupf("%s%s", job->buildroot, fs->v[i].path);
+        argvAdd(&paths, abs ? abs : "");
+        free(abs);
+        modes[i] = (rpm_mode_t)fs->v[i].mode;
+    }
+    rpmfc fc = rpmfcCreate(job->buildroot, 0);
+    ps_code rc = PS_OK;
+    if (fs->n && (rpmfcClassify(fc, paths, modes) != RPMRC_OK || rpmfcApply(fc) != RPMRC_OK))
+        rc = spec_error(job, "automatic dependency generation failed", err);
+    static const rpmTagVal tags[] = {RPMTAG_PROVIDENAME, RPMTAG_REQUIRENAME};
+    for (size_t t = 0; rc == PS_OK && fs->n && t < 2; t++) {
+        rpmds ds = rpmfcDependencies(fc, tags[t]);
+        rpmdsInit(ds);
+        while (rpmdsNext(ds) >= 0)
+            if (!has_dep_with(h, tags[t], rpmdsN(ds), 0, rpmdsFlags(ds), rpmdsEVR(ds)))
+                add_dep(h, tags[t], rpmdsN(ds), rpmdsFlags(ds), rpmdsEVR(ds));
+    }
+    rpmfcFree(fc);
+    argvFree(paths);
+    free(modes);
+    add_config_deps(h, fs);
+    return rc;
 }
 
 /* The tags rpmbuild's packaging step adds (librpmbuild keeps that step
@@ -393,6 +477,8 @@ static ps_code put_build_tags(rpm_job *job, Header h, const rpm_files *fs,
     headerDel(h, RPMTAG_PAYLOADDIGESTALGO);
     put_u32(h, RPMTAG_PAYLOADDIGESTALGO, PGPHASHALGO_SHA256);
     free(srpm);
+    if (job->autoprov && (rc = add_auto_deps(job, h, fs, err)) != PS_OK)
+        return rc;
     /* The rpm features this package's format needs, as rpmbuild declares
      * them; rpm 4.14 (RHEL 8) has all of them. */
     static const char *const features[][2] = {
@@ -580,6 +666,7 @@ static ps_code build_one_spec(const ps_source *src, const char *name, ps_signer 
     char *spec_rel = ps_strdupf("specs/%s", name);
     char *spec_path = ps_strdupf("%s/specs/%s", ps_source_dir(src), name);
     job.spec_rel = spec_rel;
+    job.autoprov = spec_path ? autoprov_enabled(spec_path) : 1;
     job.tmp = ps_mkdtemp_in(outdir, ".rpm-", err);
     job.buildroot = job.tmp ? ps_strdupf("%s/root", job.tmp) : NULL;
     ps_code rc = (spec_rel && spec_path && job.buildroot) ? PS_OK
