@@ -22,8 +22,8 @@ check "rpm -qpR: requires alloy" sh -c "rpm -qpR '$rpmf' | grep -qx 'alloy'"
 rpm -qp --scripts "$rpmf" >"$T/scripts" 2>&1
 check "rpm -qp --scripts: %post calls the shared script" \
     grep -q "alloy-journal-loki-configure" "$T/scripts"
-check "rpm -qp --scripts: has preun and postun" \
-    sh -c "grep -q '^preuninstall scriptlet' '$T/scripts' && grep -q '^postuninstall scriptlet' '$T/scripts'"
+check "rpm -qp --scripts: %preun removes through the shared script on erase" \
+    sh -c "sed -n '/^preuninstall scriptlet/,\$p' '$T/scripts' | grep -q 'alloy-journal-loki-configure --hook remove'"
 rpm -qplv "$rpmf" >"$T/files" 2>&1
 check "rpm -qplv: shared script is 0755 root" \
     grep -Eq '^-rwxr-xr-x +1 root +root .*/alloy-journal-loki-configure$' "$T/files"
