@@ -74,8 +74,13 @@ ps_code ps_build_run(const ps_build_opts *o, ps_strv *outputs, ps_error *err)
         rc = err ? err->code : PS_EKEY;
     if (rc == PS_OK)
         rc = ps_mkdir_p(outdir, 0755, err);
-    if (rc == PS_OK && (tmp = ps_mkdtemp_in(outdir, ".pkgsmith-build-", err)) == NULL)
+    /* Absolute: librpm runs %install from another directory. */
+    char *absout = rc == PS_OK ? realpath(outdir, NULL) : NULL;
+    if (rc == PS_OK && absout == NULL)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", outdir, strerror(errno));
+    if (rc == PS_OK && (tmp = ps_mkdtemp_in(absout, ".pkgsmith-build-", err)) == NULL)
         rc = err ? err->code : PS_EIO;
+    free(absout);
     if (rc == PS_OK)
         rc = build_formats(src, signer, formats, tmp, &built, err);
     if (rc == PS_OK)
