@@ -148,9 +148,12 @@ static ps_code spec_error(rpm_job *job, const char *what, ps_error *err)
 static char *last_script_line(char *text)
 {
     char *last = NULL, *save = NULL;
-    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, "RPM build errors:", 17) == 0)
+            break; /* rpm's own summary follows */
         if (*l != '+' && strncmp(l, "Executing(", 10) != 0 && strstr(l, "Bad exit status") == NULL)
             last = l;
+    }
     return last;
 }
 
@@ -675,6 +678,9 @@ static ps_code build_one_spec(const ps_source *src, const char *name, ps_signer 
     rpmlogCallback old = NULL;
     rpmlogCallbackData old_data = NULL;
     if (rc == PS_OK) {
+        /* librpm keeps every logged record and prints them all after a
+         * failed build: start each spec with none. */
+        rpmlogClose();
         old = rpmlogSetCallback(log_cb, &job);
         (void)old_data;
         rc = build_spec(&job, spec_path, signer, outdir, outputs, err);
