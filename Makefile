@@ -4,11 +4,11 @@
 
 CC       ?= cc
 CXX      ?= g++
-PKG_MODS := libarchive rpm gpgme apt-pkg libcurl
+PKG_MODS := libarchive rpm gpgme apt-pkg
 # Dependencies are installed by scripts/install-deps (run by `make`), so
 # pkg-config may be absent when this file is first read: hence the `-`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_MODS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKG_MODS) 2>/dev/null) -lrpmbuild -lrpmsign
+PKG_LIBS   = $(shell pkg-config --libs $(PKG_MODS) 2>/dev/null) -lrpmbuild
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
@@ -22,7 +22,8 @@ SAN      :=
 endif
 ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -Isrc/lib -MMD -MP
 ALL_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(SAN) $(PKG_CFLAGS) -Isrc/lib -MMD -MP
-LDFLAGS_ALL  = $(SAN) $(LDFLAGS)
+# --as-needed: every library we do not call costs start-up time.
+LDFLAGS_ALL  = $(SAN) -Wl,--as-needed $(LDFLAGS)
 
 LIB_C    := $(wildcard src/lib/*.c)
 LIB_CXX  := $(wildcard src/lib/*.cc)

@@ -90,10 +90,27 @@ static ps_code push_macro(rpm_job *job, const char *name, const char *value, ps_
     return rc;
 }
 
+/* A file attribute set that matches nothing (rpm insists on having one). */
+static char *empty_fileattrs(rpm_job *job, ps_error *err)
+{
+    char *dir = ps_strdupf("%s/fileattrs", job->tmp);
+    char *file = dir ? ps_strdupf("%s/none.attr", dir) : NULL;
+    static const char attr[] = "%__none_path ^$\n";
+    if (file == NULL || ps_mkdir_p(dir, 0755, err) != PS_OK ||
+        ps_file_write_atomic(file, attr, sizeof attr - 1, 0644, err) != PS_OK) {
+        ps_error_set(err, PS_EIO, "%s: cannot write", file ? file : "fileattrs");
+        free(dir);
+        dir = NULL;
+    }
+    free(file);
+    return dir;
+}
+
 static ps_code define_macros(rpm_job *job, ps_error *err)
 {
     const ps_source *src = job->src;
     char *builddir = ps_strdupf("%s/build", job->tmp);
+    char *fileattrs = empty_fileattrs(job, err);
     const char *fixed[][2] = {
         {"pkgversion", ps_source_get(src, "version")},
         {"pkgrelease", ps_source_get(src, "release")},
@@ -106,21 +123,32 @@ static ps_code define_macros(rpm_job *job, ps_error *err)
         {"__os_install_post", ""},
         {"__arch_install_post", ""},
         {"debug_package", ""},
+        /* rpmbuild's check-files script: done in process, see
+         * check_unpackaged(). */
+        {"__check_files", ""},
+        /* Our packages are small: OpenMP workers only spin. */
+        {"_smp_build_nthreads", "1"},
+        /* rpm's packaging step keeps the dependencies its generators find;
+         * we run the generators once ourselves (add_auto_deps), so the
+         * INSTALL step gets none. */
+        {"_fileattrsdir", fileattrs},
     };
-    ps_code rc = builddir ? ps_mkdir_p(builddir, 0755, err)
-                          : ps_error_set(err, PS_ENOMEM, "out of memory");
+    ps_code rc = (builddir && fileattrs) ? ps_mkdir_p(builddir, 0755, err)
+                                         : ps_error_set(err, PS_EIO, "%s: cannot prepare", job->tmp);
     for (size_t i = 0; rc == PS_OK && i < sizeof fixed / sizeof *fixed; i++)
         rc = push_macro(job, fixed[i][0], fixed[i][1], err);
     for (size_t i = 0; rc == PS_OK && i < ps_source_nsettings(src); i++)
         rc = push_macro(job, ps_source_name_at(src, i), ps_source_value_at(src, i), err);
     free(builddir);
+    free(fileattrs);
     return rc;
 }
 
 static void pop_macros(rpm_job *job)
 {
     for (size_t i = job->macros.n; i > 0; i--)
-        rpmPopMacro(NULL, job->macros.v[i - 1]);
+        if (strcmp(job->macros.v[i - 1], "_fileattrsdir") != 0) /* popped early */
+            rpmPopMacro(NULL, job->macros.v[i - 1]);
     ps_strv_free(&job->macros);
 }
 
@@ -198,7 +226,9 @@ static rpmSpec parse_and_install(rpm_job *job, const char *spec_path, ps_error *
         return NULL;
     }
     ps_buf output = {0};
-    if (run_install(job, spec, &output) != 0) {
+    int rc = run_install(job, spec, &output);
+    rpmPopMacro(NULL, "_fileattrsdir"); /* our own rpmfc run needs them */
+    if (rc != 0) {
         /* A failing script: its own last words.  A %files problem: rpm's. */
         int script = job->log.len && strstr((char *)job->log.data, "Bad exit status");
         char *why = script && output.data ? last_script_line((char *)output.data) : NULL;
@@ -243,6 +273,37 @@ static ps_code load_files(rpm_job *job, Header h, rpm_files *fs, ps_error *err)
         free(abs);
     }
     rpmfiFree(fi);
+    return rc;
+}
+
+/* rpmbuild refuses a build root with files that no %files lists ("Installed
+ * (but unpackaged) file(s) found"); so do we, without its shell script. */
+static ps_code check_unpackaged(rpm_job *job, const char *dir, const ps_strv *listed,
+                                ps_error *err)
+{
+    char *abs = ps_strdupf("%s%s", job->buildroot, dir);
+    DIR *d = abs ? opendir(abs) : NULL;
+    ps_code rc = PS_OK;
+    for (struct dirent *de; d && rc == PS_OK && (de = readdir(d)) != NULL;) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *path = ps_strdupf("%s/%s", dir, de->d_name);
+        int found = 0;
+        for (size_t i = 0; path && !found && i < listed->n; i++)
+            found = strcmp(listed->v[i], path) == 0;
+        if (path == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        else if (de->d_type == DT_DIR)
+            rc = check_unpackaged(job, path, listed, err);
+        else if (!found)
+            rc = ps_error_set(err, PS_EINPUT,
+                              "%s: installed but unpackaged file: %s (add it to %%files)",
+                              job->spec_rel, path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(abs);
     return rc;
 }
 
@@ -536,7 +597,9 @@ static ps_code signature_header(const ps_buf *hdr, const ps_buf *payload, uint32
         rc = ps_buf_append(&both, payload->data, payload->len, err);
     if (rc == PS_OK)
         rc = ps_digest(PS_DIGEST_MD5, both.data, both.len, md5, err);
-    /* rpm uses the "RSA" tag for every non-DSA header signature. */
+    /* rpm uses the "RSA" tag for every non-DSA header signature.  (Two
+     * concurrent gpg processes on one agent were tried: a race in the
+     * agent made one fail now and then, for ~10 ms of gain.) */
     if (rc == PS_OK && signer)
         rc = ps_signer_sign(signer, parts, 1, PS_SIGN_DETACHED, &rsa, err);
     if (rc == PS_OK && signer)
@@ -627,6 +690,7 @@ static ps_code build_spec(rpm_job *job, const char *spec_path, ps_signer *signer
     if (spec == NULL && rc == PS_OK)
         rc = err ? err->code : PS_EINPUT;
     rpmSpecPkgIter it = spec ? rpmSpecPkgIterInit(spec) : NULL;
+    ps_strv listed = {0};
     for (rpmSpecPkg pkg; rc == PS_OK && it && (pkg = rpmSpecPkgIterNext(it)) != NULL;) {
         char *list = rpmSpecPkgGetSection(pkg, RPMBUILD_FILE_LIST);
         int has_files = list != NULL;
@@ -636,12 +700,17 @@ static ps_code build_spec(rpm_job *job, const char *spec_path, ps_signer *signer
         rpm_files fs = {0};
         Header h = headerCopy(rpmSpecPkgHeader(pkg));
         rc = load_files(job, h, &fs, err);
+        for (size_t i = 0; rc == PS_OK && i < fs.n; i++)
+            rc = ps_strv_add(&listed, fs.v[i].path, err);
         if (rc == PS_OK)
             rc = write_package(job, h, &fs, signer, outdir, outputs, err);
         else
             headerFree(h);
         files_free(&fs);
     }
+    if (rc == PS_OK && spec)
+        rc = check_unpackaged(job, "", &listed, err);
+    ps_strv_free(&listed);
     rpmSpecPkgIterFree(it);
     rpmSpecFree(spec);
     pop_macros(job);

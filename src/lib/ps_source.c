@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "ps_apt.h"
 
@@ -48,6 +49,26 @@ static int valid_name(const char *s)
     return 1;
 }
 
+/* "Tue, 24 Nov 2026 12:00:00 +0000" (Debian policy 4.4) as a time_t, or
+ * -1.  strptime reads the fields; the zone offset is applied by hand
+ * because %z is not applied by timegm. */
+static int64_t rfc2822_time(const char *s)
+{
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
+    int sign = 1, hh = 0, mm = 0;
+    if (rest == NULL)
+        return -1;
+    while (*rest == ' ')
+        rest++;
+    if (*rest == '-' || *rest == '+') {
+        sign = *rest == '-' ? -1 : 1;
+        if (sscanf(rest + 1, "%2d%2d", &hh, &mm) != 2)
+            return -1;
+    }
+    return (int64_t)timegm(&tm) - sign * (hh * 3600 + mm * 60);
+}
+
 /* Top entry "name (1.2.3-4) unstable; urgency=medium" and its trailer
  * " -- Name <mail>  Tue, 24 Nov 2026 12:00:00 +0000". */
 static ps_code parse_changelog(ps_source *src, const char *path, char **version,
@@ -77,7 +98,7 @@ static ps_code parse_changelog(ps_source *src, const char *path, char **version,
         char *end = strchr(date, '\n');
         if (end)
             *end = '\0';
-        *when = (int64_t)curl_getdate(date + 3, NULL);
+        *when = rfc2822_time(date + 3);
     }
     ps_buf_free(&b);
     (void)src;

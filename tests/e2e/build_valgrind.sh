@@ -13,8 +13,10 @@ if [ "${SANITIZE:-}" = 1 ]; then
     exit 0
 fi
 copy_source "$T/src"
-check "valgrind: a signed build is clean" valgrind -q --leak-check=full \
+valgrind_log=$T/valgrind.log
+check "valgrind: a signed build is clean" valgrind --log-file="$valgrind_log" -q --leak-check=full \
     --errors-for-leak-kinds=definite --error-exitcode=9 \
     --suppressions="$top/tests/valgrind.supp" \
     "$PKGSMITH" build --key "$FPR" --out "$T/out" "$T/src"
 check_eq "valgrind: both packages written" 2 "$(find "$T/out" -name '*.*' -type f | wc -l)"
+grep -v "^==" "$T/.out" | sed "s/^/#   /" | tail -n 5
