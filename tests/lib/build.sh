@@ -3,7 +3,7 @@
 
 KEYHOME=$T/gnupg
 FPR=$(make_key "$KEYHOME" 'pkgsmith test key <test@pkgsmith.invalid>')
-export GNUPGHOME=$KEYHOME
+export GNUPGHOME="$KEYHOME"
 gpg --batch --armor --export "$FPR" >"$T/signing-key.asc"
 
 # build_signed SRC OUT [ARGS...] : a signed build; prints nothing.
