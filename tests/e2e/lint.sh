@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck on every shell script of the repository, one result each.
+# Runs shellcheck on every shell script of the repository, one result each.
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/common.sh
 . "$top/tests/lib/common.sh"
