@@ -15,6 +15,11 @@ struct ps_signer {
  * cheap and harmless, so every entry point does. */
 static ps_code new_ctx(const char *homedir, gpgme_ctx_t *out, ps_error *err)
 {
+    /* gpgme would otherwise run gpgconf three times, and gpg and gpgsm
+     * for their versions, on every start: more than a signature costs.
+     * Its built-in paths are Debian's.  (Only effective before the first
+     * gpgme_check_version, and harmless after.) */
+    gpgme_set_global_flag("disable-gpgconf", "1");
     gpgme_check_version(NULL);
     gpgme_error_t ge = gpgme_new(out);
     if (ge == 0)
