@@ -15,29 +15,18 @@ build_signed() {
 
 # flip_byte FILE OFFSET : inverts one byte in place.
 flip_byte() {
-    python3 - "$1" "$2" <<'PY'
-import sys
-path, off = sys.argv[1], int(sys.argv[2])
-with open(path, "r+b") as f:
-    f.seek(off)
-    b = f.read(1)
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0xFF]))
-PY
+    _b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    # shellcheck disable=SC2059 # the format is the octal escape we build
+    printf "\\$(printf '%03o' $((_b ^ 255)))" |
+        dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
 }
 
-# member_offset DEB NAME : byte offset of the data of ar member NAME.
+# member_offset DEB NAME : byte offset of the data of ar member NAME
+# (8-byte magic, then 60-byte headers, members padded to even sizes).
 member_offset() {
-    python3 - "$1" "$2" <<'PY'
-import sys
-data = open(sys.argv[1], "rb").read()
-pos = 8
-while pos < len(data):
-    name = data[pos:pos + 16].decode().strip().rstrip("/")
-    size = int(data[pos + 48:pos + 58].decode().strip())
-    if name == sys.argv[2]:
-        print(pos + 60)
-        break
-    pos += 60 + size + (size & 1)
-PY
+    ar tv "$1" | awk -v want="$2" '
+        BEGIN { off = 8 }
+        { size = $3; name = $NF
+          if (name == want) { print off + 60; exit }
+          off += 60 + size + size % 2 }'
 }
