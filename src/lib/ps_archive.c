@@ -7,6 +7,17 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+void ps_filelist_free(ps_filelist *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        free(fs->v[i].path);
+        ps_buf_free(&fs->v[i].data);
+    }
+    free(fs->v);
+    fs->v = NULL;
+    fs->n = 0;
+}
+
 struct ps_archive {
     struct archive *a;
     ps_buf *out;
@@ -128,4 +139,23 @@ void ps_archive_abort(ps_archive *pa)
         archive_write_free(pa->a);
     free(pa->name);
     free(pa);
+}
+
+ps_code ps_archive_end(ps_archive *a, ps_code rc, ps_error *err)
+{
+    if (rc != PS_OK) {
+        ps_archive_abort(a);
+        return rc;
+    }
+    return ps_archive_close(a, err);
+}
+
+ps_code ps_compress(ps_archive_filter filter, const void *data, size_t len, ps_buf *out,
+                    ps_error *err)
+{
+    ps_archive *a = ps_archive_new(PS_AR_RAW, filter, out, "compressed stream", err);
+    if (a == NULL)
+        return err ? err->code : PS_ELIB;
+    ps_archive_entry e = {.path = "data", .mode = S_IFREG | 0644, .data = data, .len = len};
+    return ps_archive_end(a, ps_archive_add(a, &e, err), err);
 }

@@ -22,6 +22,24 @@ typedef enum ps_archive_filter {
     PS_FILTER_GZIP   /* level 9, no timestamp or name: like gzip -9n */
 } ps_archive_filter;
 
+/* A file to be packaged (a .deb's data.tar, an rpm's payload), kept in
+ * memory until the archive is written. */
+typedef struct ps_file {
+    char *path;     /* without a leading "./" or "/" (deb) or with "/" (rpm) */
+    mode_t mode;    /* with the type bits */
+    int64_t mtime;
+    uint32_t flags; /* the format's own: conffile (deb), RPMFILE_* (rpm) */
+    ps_buf data;    /* content, or the target of a symlink */
+} ps_file;
+
+typedef struct ps_filelist {
+    ps_file *v;
+    size_t n;
+} ps_filelist;
+
+/* Frees every file of FS and empties it. */
+void ps_filelist_free(ps_filelist *fs);
+
 typedef struct ps_archive ps_archive;
 
 /* An archive writing into OUT (appended; OUT must outlive the archive).
@@ -55,5 +73,14 @@ ps_code ps_archive_close(ps_archive *a, ps_error *err);
 
 /* Frees A without finishing (on error paths). */
 void ps_archive_abort(ps_archive *a);
+
+/* Compresses LEN bytes of DATA as one stream with FILTER, appending to
+ * OUT (a raw archive of one entry). */
+ps_code ps_compress(ps_archive_filter filter, const void *data, size_t len, ps_buf *out,
+                    ps_error *err);
+
+/* The end of every writer: closes A when RC is PS_OK, aborts it
+ * otherwise; returns the first error. */
+ps_code ps_archive_end(ps_archive *a, ps_code rc, ps_error *err);
 
 #endif

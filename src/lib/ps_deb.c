@@ -13,19 +13,8 @@
 #include "ps_apt.h"
 #include "ps_archive.h"
 
-/* One entry of data.tar, kept until the package is written. */
-typedef struct deb_file {
-    char *path;    /* "usr/bin/x": no leading "./" or "/" */
-    mode_t mode;   /* with type bits */
-    ps_buf data;
-    int64_t mtime;
-    int conffile;
-} deb_file;
-
-typedef struct deb_files {
-    deb_file *v;
-    size_t n;
-} deb_files;
+/* A conffile, in ps_file.flags. */
+#define DEB_CONFFILE 1u
 
 /* What one binary package is built from. */
 typedef struct deb_pkg {
@@ -36,7 +25,7 @@ typedef struct deb_pkg {
     const char *name;
     char *arch;
     char *control_path; /* for messages */
-    deb_files files;
+    ps_filelist files;
 } deb_pkg;
 
 static const char *const SOURCE_FIELDS[] = {
@@ -61,18 +50,7 @@ static const char *const RELATION_FIELDS[] = {
 static const char *const SCRIPTS[] = {"preinst", "postinst", "prerm", "postrm", "config",
                                       NULL};
 
-static void files_free(deb_files *fs)
-{
-    for (size_t i = 0; i < fs->n; i++) {
-        free(fs->v[i].path);
-        ps_buf_free(&fs->v[i].data);
-    }
-    free(fs->v);
-    fs->v = NULL;
-    fs->n = 0;
-}
-
-static deb_file *files_find(deb_files *fs, const char *path)
+static ps_file *files_find(ps_filelist *fs, const char *path)
 {
     for (size_t i = 0; i < fs->n; i++)
         if (strcmp(fs->v[i].path, path) == 0)
@@ -81,12 +59,12 @@ static deb_file *files_find(deb_files *fs, const char *path)
 }
 
 /* Adds (or replaces, as a later install line would) PATH. Takes DATA. */
-static ps_code files_add(deb_files *fs, const char *path, mode_t mode, ps_buf *data,
+static ps_code files_add(ps_filelist *fs, const char *path, mode_t mode, ps_buf *data,
                          int64_t mtime, ps_error *err)
 {
-    deb_file *f = files_find(fs, path);
+    ps_file *f = files_find(fs, path);
     if (f == NULL) {
-        deb_file *v = realloc(fs->v, (fs->n + 1) * sizeof *v);
+        ps_file *v = realloc(fs->v, (fs->n + 1) * sizeof *v);
         char *p = strdup(path);
         if (v == NULL || p == NULL) {
             free(p);
@@ -111,7 +89,7 @@ static ps_code files_add(deb_files *fs, const char *path, mode_t mode, ps_buf *d
 }
 
 /* Every parent directory gets its own entry, as dpkg-deb would archive. */
-static ps_code files_add_parents(deb_files *fs, int64_t epoch, ps_error *err)
+static ps_code files_add_parents(ps_filelist *fs, int64_t epoch, ps_error *err)
 {
     size_t n = fs->n;
     for (size_t i = 0; i < n; i++) {
@@ -133,7 +111,7 @@ static ps_code files_add_parents(deb_files *fs, int64_t epoch, ps_error *err)
 
 static int cmp_file(const void *a, const void *b)
 {
-    return strcmp(((const deb_file *)a)->path, ((const deb_file *)b)->path);
+    return strcmp(((const ps_file *)a)->path, ((const ps_file *)b)->path);
 }
 
 /* ---- locating per-package files ---- */
@@ -174,12 +152,6 @@ static int64_t clamp_mtime(const deb_pkg *pkg, const char *path)
 }
 
 /* ---- data.tar content ---- */
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 /* Installs source file REL (relative to the source dir) at DEST ("/usr/x"). */
 static ps_code install_one(deb_pkg *pkg, const char *rel, const char *dest,
@@ -241,7 +213,7 @@ static ps_code install_line(deb_pkg *pkg, char *line, const char *where, ps_erro
     for (size_t i = 0; rc == PS_OK && i < g.gl_pathc; i++) {
         const char *rel = relative(pkg, g.gl_pathv[i]);
         char *base = strdup(strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel);
-        if (base && ends_with(base, ".in"))
+        if (base && ps_str_ends_with(base, ".in"))
             base[strlen(base) - 3] = '\0';
         char *to = rename_to ? strdup(rename_to)
                    : dest    ? ps_strdupf("%s/%s", dest, base)
@@ -301,18 +273,8 @@ static ps_code add_docs(deb_pkg *pkg, ps_error *err)
     free(copyright);
     if (rc == PS_OK)
         rc = ps_source_read(pkg->src, "debian/changelog", &data, err);
-    ps_archive *a = rc == PS_OK ? ps_archive_new(PS_AR_RAW, PS_FILTER_GZIP, &gz, "changelog.gz", err)
-                                : NULL;
-    if (a != NULL) {
-        ps_archive_entry e = {.path = "changelog", .mode = S_IFREG | 0644,
-                              .data = data.data, .len = data.len, .mtime = epoch};
-        rc = ps_archive_add(a, &e, err);
-        ps_code crc = ps_archive_close(a, err);
-        if (rc == PS_OK)
-            rc = crc;
-    } else if (rc == PS_OK) {
-        rc = err ? err->code : PS_ELIB;
-    }
+    if (rc == PS_OK)
+        rc = ps_compress(PS_FILTER_GZIP, data.data, data.len, &gz, err);
     dest = ps_strdupf("usr/share/doc/%s/changelog.Debian.gz", pkg->name);
     if (rc == PS_OK)
         rc = dest ? files_add(&pkg->files, dest, S_IFREG | 0644, &gz, epoch, err)
@@ -460,7 +422,7 @@ static ps_code expand_substvars(const deb_pkg *pkg, const char *field, const cha
     return rc;
 }
 
-static size_t kib_of(const deb_files *fs)
+static size_t kib_of(const ps_filelist *fs)
 {
     size_t kib = 0;
     for (size_t i = 0; i < fs->n; i++)
@@ -471,7 +433,7 @@ static size_t kib_of(const deb_files *fs)
 /* dpkg-gencontrol's rule: each file rounded up to KiB, 1 for any other
  * entry, over the whole staging tree: "./", DEBIAN/ and the control
  * members written before the control file itself. */
-static size_t installed_size_kib(const deb_files *data, const deb_files *control)
+static size_t installed_size_kib(const ps_filelist *data, const ps_filelist *control)
 {
     return kib_of(data) + kib_of(control) + 2;
 }
@@ -547,14 +509,14 @@ static ps_code make_control(const deb_pkg *pkg, int has_templates, size_t kib, p
 
 /* ---- control.tar content ---- */
 
-static ps_code add_control_member(deb_files *cf, const char *name, mode_t perm, ps_buf *data,
+static ps_code add_control_member(ps_filelist *cf, const char *name, mode_t perm, ps_buf *data,
                                   int64_t epoch, ps_error *err)
 {
     return files_add(cf, name, S_IFREG | perm, data, epoch, err);
 }
 
 /* Maintainer scripts and templates, rendered with the build settings. */
-static ps_code add_scripts(const deb_pkg *pkg, deb_files *cf, int *has_templates,
+static ps_code add_scripts(const deb_pkg *pkg, ps_filelist *cf, int *has_templates,
                            ps_error *err)
 {
     int64_t epoch = ps_source_epoch(pkg->src);
@@ -591,18 +553,18 @@ static ps_code make_conffiles(deb_pkg *pkg, ps_buf *out, ps_error *err)
     char *save = NULL;
     for (char *l = rc == PS_OK && extra.data ? strtok_r((char *)extra.data, "\n", &save) : NULL;
          rc == PS_OK && l; l = strtok_r(NULL, "\n", &save)) {
-        deb_file *f = *ps_rstrip(l) == '/' ? files_find(&pkg->files, l + 1) : NULL;
+        ps_file *f = *ps_rstrip(l) == '/' ? files_find(&pkg->files, l + 1) : NULL;
         if (f == NULL && *l != '\0' && *l != '#')
             rc = ps_error_set(err, PS_EINPUT, "%s: '%s' is not a file of package %s",
                               relative(pkg, path), l, pkg->name);
         if (f)
-            f->conffile = 1;
+            f->flags |= DEB_CONFFILE;
     }
     for (size_t i = 0; rc == PS_OK && i < pkg->files.n; i++) {
-        deb_file *f = &pkg->files.v[i];
+        ps_file *f = &pkg->files.v[i];
         if (S_ISREG(f->mode) && strncmp(f->path, "etc/", 4) == 0)
-            f->conffile = 1;
-        if (f->conffile)
+            f->flags |= DEB_CONFFILE;
+        if (f->flags & DEB_CONFFILE)
             rc = ps_buf_appendf(out, err, "/%s\n", f->path);
     }
     ps_buf_free(&extra);
@@ -615,9 +577,9 @@ static ps_code make_md5sums(const deb_pkg *pkg, ps_buf *out, ps_error *err)
 {
     ps_code rc = PS_OK;
     for (size_t i = 0; rc == PS_OK && i < pkg->files.n; i++) {
-        const deb_file *f = &pkg->files.v[i];
+        const ps_file *f = &pkg->files.v[i];
         char hex[33];
-        if (!S_ISREG(f->mode) || f->conffile)
+        if (!S_ISREG(f->mode) || (f->flags & DEB_CONFFILE))
             continue;
         rc = ps_digest_hex(PS_DIGEST_MD5, f->data.data, f->data.len, hex, err);
         if (rc == PS_OK)
@@ -629,7 +591,7 @@ static ps_code make_md5sums(const deb_pkg *pkg, ps_buf *out, ps_error *err)
 /* ---- archives ---- */
 
 /* A sorted tar.xz of FS, entries "./" then "./path" as dpkg-deb writes. */
-static ps_code write_tar(const deb_files *fs, int64_t epoch, const char *name, ps_buf *out,
+static ps_code write_tar(const ps_filelist *fs, int64_t epoch, const char *name, ps_buf *out,
                          ps_error *err)
 {
     ps_archive *a = ps_archive_new(PS_AR_TAR_GNU, PS_FILTER_XZ, out, name, err);
@@ -639,18 +601,14 @@ static ps_code write_tar(const deb_files *fs, int64_t epoch, const char *name, p
                              .gname = "root", .mtime = epoch};
     ps_code rc = ps_archive_add(a, &root, err);
     for (size_t i = 0; rc == PS_OK && i < fs->n; i++) {
-        const deb_file *f = &fs->v[i];
+        const ps_file *f = &fs->v[i];
         char *path = ps_strdupf(S_ISDIR(f->mode) ? "./%s/" : "./%s", f->path);
         ps_archive_entry e = {.path = path, .mode = f->mode, .uname = "root", .gname = "root",
                               .mtime = f->mtime, .data = f->data.data, .len = f->data.len};
         rc = path ? ps_archive_add(a, &e, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
         free(path);
     }
-    if (rc != PS_OK) {
-        ps_archive_abort(a);
-        return rc;
-    }
-    return ps_archive_close(a, err);
+    return ps_archive_end(a, rc, err);
 }
 
 static ps_code write_ar(const ps_span *members, const char *const *names, size_t n,
@@ -665,11 +623,7 @@ static ps_code write_ar(const ps_span *members, const char *const *names, size_t
                               .data = members[i].data, .len = members[i].len};
         rc = ps_archive_add(a, &e, err);
     }
-    if (rc != PS_OK) {
-        ps_archive_abort(a);
-        return rc;
-    }
-    return ps_archive_close(a, err);
+    return ps_archive_end(a, rc, err);
 }
 
 /* ---- one package ---- */
@@ -677,7 +631,7 @@ static ps_code write_ar(const ps_span *members, const char *const *names, size_t
 static ps_code build_control_tar(deb_pkg *pkg, ps_buf *out, ps_error *err)
 {
     int64_t epoch = ps_source_epoch(pkg->src);
-    deb_files cf = {0};
+    ps_filelist cf = {0};
     ps_buf control = {0}, conffiles = {0}, md5sums = {0};
     int has_templates = 0;
     ps_code rc = add_scripts(pkg, &cf, &has_templates, err);
@@ -701,7 +655,7 @@ static ps_code build_control_tar(deb_pkg *pkg, ps_buf *out, ps_error *err)
     ps_buf_free(&control);
     ps_buf_free(&conffiles);
     ps_buf_free(&md5sums);
-    files_free(&cf);
+    ps_filelist_free(&cf);
     return rc;
 }
 
@@ -803,7 +757,7 @@ ps_code ps_deb_build(const ps_source *src, ps_signer *signer, const char *outdir
         deb_pkg pkg = {.src = src, .control = d, .stanza = i, .first = i == 1,
                        .name = ps_deb822_get(d, i, "Package"), .control_path = path};
         rc = build_package(&pkg, signer, outdir, outputs, err);
-        files_free(&pkg.files);
+        ps_filelist_free(&pkg.files);
         free(pkg.arch);
     }
     ps_deb822_free(d);

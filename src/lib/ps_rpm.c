@@ -27,20 +27,6 @@
 
 #include "ps_archive.h"
 
-/* One packaged file, as %files and the build root describe it. */
-typedef struct rpm_file {
-    char *path;     /* "/usr/bin/x" */
-    mode_t mode;    /* with type bits */
-    uint32_t flags; /* RPMFILE_* */
-    int64_t mtime;
-    ps_buf data;    /* content, or the target of a symlink */
-} rpm_file;
-
-typedef struct rpm_files {
-    rpm_file *v;
-    size_t n;
-} rpm_files;
-
 /* What one spec build needs; lives for one ps_rpm_build call. */
 typedef struct rpm_job {
     const ps_source *src;
@@ -51,17 +37,6 @@ typedef struct rpm_job {
     ps_buf log;           /* rpm's first error message */
     int autoprov;         /* the spec's AutoProv switch */
 } rpm_job;
-
-static void files_free(rpm_files *fs)
-{
-    for (size_t i = 0; i < fs->n; i++) {
-        free(fs->v[i].path);
-        ps_buf_free(&fs->v[i].data);
-    }
-    free(fs->v);
-    fs->v = NULL;
-    fs->n = 0;
-}
 
 /* ---- librpm setup: macros, log capture ---- */
 
@@ -248,7 +223,7 @@ static rpmSpec parse_and_install(rpm_job *job, const char *spec_path, ps_error *
  * %config(noreplace), %dir, %doc, %license, %ghost, globs) into the
  * package header during the INSTALL step.  We take that list, so there is
  * one truth, and read the content of each file from the build root. */
-static ps_code load_files(rpm_job *job, Header h, rpm_files *fs, ps_error *err)
+static ps_code load_files(rpm_job *job, Header h, ps_filelist *fs, ps_error *err)
 {
     rpmfi fi = rpmfiNew(NULL, h, RPMTAG_BASENAMES, RPMFI_KEEPHEADER);
     rpm_count_t n = fi ? rpmfiFC(fi) : 0;
@@ -258,7 +233,7 @@ static ps_code load_files(rpm_job *job, Header h, rpm_files *fs, ps_error *err)
     if (n && fs->v == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     while (rc == PS_OK && fi && rpmfiNext(fi) >= 0) {
-        rpm_file *f = &fs->v[fs->n++];
+        ps_file *f = &fs->v[fs->n++];
         f->path = strdup(rpmfiFN(fi));
         f->mode = rpmfiFMode(fi);
         f->flags = rpmfiFFlags(fi);
@@ -318,7 +293,7 @@ static void set_u32_array(Header h, rpmTagVal tag, const uint32_t *v, rpm_count_
 /* What the build machine leaks into the file tags: mtimes (clamped to
  * SOURCE_DATE_EPOCH), inode and device numbers (made sequential, keeping
  * hard links together as rpm does). */
-static ps_code normalize_file_tags(Header h, const rpm_files *fs, ps_error *err)
+static ps_code normalize_file_tags(Header h, const ps_filelist *fs, ps_error *err)
 {
     size_t n = fs->n;
     uint32_t *mtimes = calloc(n + 1, 4), *inodes = calloc(n + 1, 4), *devs = calloc(n + 1, 4);
@@ -349,14 +324,14 @@ static ps_code normalize_file_tags(Header h, const rpm_files *fs, ps_error *err)
 
 /* The cpio (newc) stream, uncompressed: its size goes in the signature
  * header, then it is compressed on its own. */
-static ps_code write_cpio(const rpm_files *fs, ps_buf *cpio, ps_error *err)
+static ps_code write_cpio(const ps_filelist *fs, ps_buf *cpio, ps_error *err)
 {
     ps_archive *a = ps_archive_new(PS_AR_CPIO_NEWC, PS_FILTER_NONE, cpio, "payload", err);
     if (a == NULL)
         return err ? err->code : PS_ELIB;
     ps_code rc = PS_OK;
     for (size_t i = 0; rc == PS_OK && i < fs->n; i++) {
-        const rpm_file *f = &fs->v[i];
+        const ps_file *f = &fs->v[i];
         if (f->flags & RPMFILE_GHOST)
             continue; /* ghosts are in the header only */
         char *path = ps_strdupf(".%s", f->path);
@@ -368,26 +343,7 @@ static ps_code write_cpio(const rpm_files *fs, ps_buf *cpio, ps_error *err)
         rc = path ? ps_archive_add(a, &e, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
         free(path);
     }
-    if (rc != PS_OK) {
-        ps_archive_abort(a);
-        return rc;
-    }
-    return ps_archive_close(a, err);
-}
-
-static ps_code compress_xz(const ps_buf *in, ps_buf *out, ps_error *err)
-{
-    ps_archive *a = ps_archive_new(PS_AR_RAW, PS_FILTER_XZ, out, "payload.xz", err);
-    if (a == NULL)
-        return err ? err->code : PS_ELIB;
-    ps_archive_entry e = {.path = "payload", .mode = S_IFREG | 0644, .data = in->data,
-                          .len = in->len};
-    ps_code rc = ps_archive_add(a, &e, err);
-    if (rc != PS_OK) {
-        ps_archive_abort(a);
-        return rc;
-    }
-    return ps_archive_close(a, err);
+    return ps_archive_end(a, rc, err);
 }
 
 /* ---- headers ---- */
@@ -464,7 +420,7 @@ static int autoprov_enabled(const char *spec_path)
 
 /* rpmbuild's "config(N) = EVR" provide and require, for packages with
  * %config files. */
-static void add_config_deps(Header h, const rpm_files *fs)
+static void add_config_deps(Header h, const ps_filelist *fs)
 {
     size_t i = 0;
     while (i < fs->n && !(fs->v[i].flags & RPMFILE_CONFIG))
@@ -483,7 +439,7 @@ static void add_config_deps(Header h, const rpm_files *fs)
 
 /* Automatic dependencies, found by rpm's own file classifier and
  * generators (rpmfc: interpreters of scripts, shared libraries...). */
-static ps_code add_auto_deps(rpm_job *job, Header h, const rpm_files *fs, ps_error *err)
+static ps_code add_auto_deps(rpm_job *job, Header h, const ps_filelist *fs, ps_error *err)
 {
     ARGV_t paths = NULL;
     rpm_mode_t *modes = calloc(fs->n + 1, sizeof *modes);
@@ -516,7 +472,7 @@ static ps_code add_auto_deps(rpm_job *job, Header h, const rpm_files *fs, ps_err
 
 /* The tags rpmbuild's packaging step adds (librpmbuild keeps that step
  * private, and it is where we differ: our payload, our signatures). */
-static ps_code put_build_tags(rpm_job *job, Header h, const rpm_files *fs,
+static ps_code put_build_tags(rpm_job *job, Header h, const ps_filelist *fs,
                               const ps_buf *payload, ps_error *err)
 {
     char hex[65];
@@ -645,13 +601,13 @@ static ps_code write_lead(Header h, ps_buf *out, ps_error *err)
 }
 
 /* Takes H (the package header, files already processed). */
-static ps_code write_package(rpm_job *job, Header h, const rpm_files *fs, ps_signer *signer,
+static ps_code write_package(rpm_job *job, Header h, const ps_filelist *fs, ps_signer *signer,
                              const char *outdir, ps_strv *outputs, ps_error *err)
 {
     ps_buf cpio = {0}, payload = {0}, hdr = {0}, pkg = {0};
     ps_code rc = write_cpio(fs, &cpio, err);
     if (rc == PS_OK)
-        rc = compress_xz(&cpio, &payload, err);
+        rc = ps_compress(PS_FILTER_XZ, cpio.data, cpio.len, &payload, err);
     if (rc == PS_OK)
         rc = put_build_tags(job, h, fs, &payload, err);
     if (rc == PS_OK)
@@ -697,7 +653,7 @@ static ps_code build_spec(rpm_job *job, const char *spec_path, ps_signer *signer
         free(list);
         if (!has_files)
             continue; /* rpmbuild writes no package without %files */
-        rpm_files fs = {0};
+        ps_filelist fs = {0};
         Header h = headerCopy(rpmSpecPkgHeader(pkg));
         rc = load_files(job, h, &fs, err);
         for (size_t i = 0; rc == PS_OK && i < fs.n; i++)
@@ -706,7 +662,7 @@ static ps_code build_spec(rpm_job *job, const char *spec_path, ps_signer *signer
             rc = write_package(job, h, &fs, signer, outdir, outputs, err);
         else
             headerFree(h);
-        files_free(&fs);
+        ps_filelist_free(&fs);
     }
     if (rc == PS_OK && spec)
         rc = check_unpackaged(job, "", &listed, err);

@@ -340,12 +340,6 @@ ps_code ps_source_render(const ps_source *src, const char *text, size_t len,
     return ps_buf_append(out, text + start, len - start, err);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 ps_code ps_source_read(const ps_source *src, const char *relpath, ps_buf *out,
                        ps_error *err)
 {
@@ -353,7 +347,7 @@ ps_code ps_source_read(const ps_source *src, const char *relpath, ps_buf *out,
     if (path == NULL)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
     ps_code rc;
-    if (!ends_with(relpath, ".in")) {
+    if (!ps_str_ends_with(relpath, ".in")) {
         rc = ps_file_read(path, out, err);
     } else {
         ps_buf raw = {0};

@@ -287,6 +287,12 @@ ps_code ps_digest_hex(ps_digest_algo algo, const void *data, size_t len,
     return rc;
 }
 
+int ps_str_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 char *ps_rstrip(char *s)
 {
     size_t n = strlen(s);

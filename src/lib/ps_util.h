@@ -69,6 +69,9 @@ ps_code ps_digest_hex(ps_digest_algo algo, const void *data, size_t len,
 
 void ps_hex_encode(const unsigned char *in, size_t n, char *out);
 
+/* Non-zero when S ends with SUFFIX. */
+int ps_str_ends_with(const char *s, const char *suffix);
+
 /* Strips trailing whitespace in place; returns S. */
 char *ps_rstrip(char *s);
 
