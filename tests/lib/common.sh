@@ -9,8 +9,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/pkgsmith-test.XXXXXX")
 export LC_ALL=C.UTF-8
 
 t_cleanup() {
-    for h in "$T"/*gnupg*; do
-        [ -d "$h" ] && gpgconf --homedir "$h" --kill all >/dev/null 2>&1
+    # Every GnuPG home the test made, however deep, has its agent stopped
+    # by home (never by process name).
+    find "$T" -maxdepth 3 -type d -name '*gnupg*' 2>/dev/null | while read -r h; do
+        gpgconf --homedir "$h" --kill all >/dev/null 2>&1
     done
     rm -rf "$T"
 }
