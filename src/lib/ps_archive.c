@@ -1,5 +1,6 @@
 #include "ps_archive.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,15 +48,22 @@ static int set_format(struct archive *a, ps_archive_format fmt)
 
 /* Compression settings are fixed here, for every build, because they are
  * part of what makes two builds byte-identical. */
-static int set_filter(struct archive *a, ps_archive_filter filter)
+int ps_xz_preset(size_t size)
 {
+    return size <= 256 * 1024 ? 0 : size <= 1024 * 1024 ? 1 : 6;
+}
+
+static int set_filter(struct archive *a, ps_archive_filter filter, size_t size_hint)
+{
+    char level[4];
     switch (filter) {
     case PS_FILTER_NONE:
         return archive_write_add_filter_none(a);
     case PS_FILTER_XZ:
         if (archive_write_add_filter_xz(a) != ARCHIVE_OK)
             return ARCHIVE_FATAL;
-        return archive_write_set_filter_option(a, "xz", "compression-level", "6") ||
+        snprintf(level, sizeof level, "%d", ps_xz_preset(size_hint));
+        return archive_write_set_filter_option(a, "xz", "compression-level", level) ||
                archive_write_set_filter_option(a, "xz", "threads", "1");
     case PS_FILTER_GZIP:
         if (archive_write_add_filter_gzip(a) != ARCHIVE_OK)
@@ -66,7 +74,7 @@ static int set_filter(struct archive *a, ps_archive_filter filter)
     return ARCHIVE_FATAL;
 }
 
-ps_archive *ps_archive_new(ps_archive_format fmt, ps_archive_filter filter,
+ps_archive *ps_archive_new(ps_archive_format fmt, ps_archive_filter filter, size_t size_hint,
                            ps_buf *out, const char *name, ps_error *err)
 {
     ps_archive *pa = calloc(1, sizeof *pa);
@@ -79,7 +87,7 @@ ps_archive *ps_archive_new(ps_archive_format fmt, ps_archive_filter filter,
     struct archive *a = pa->a;
     /* No block padding after the last byte: it would land after the end
      * of a compressed stream, or inside an rpm or ar member. */
-    if (set_format(a, fmt) != ARCHIVE_OK || set_filter(a, filter) != ARCHIVE_OK ||
+    if (set_format(a, fmt) != ARCHIVE_OK || set_filter(a, filter, size_hint) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
         archive_write_open2(a, pa, NULL, sink_write, NULL, NULL) != ARCHIVE_OK) {
         ps_error_set(err, PS_ELIB, "%s: libarchive: %s", name, archive_error_string(a));
@@ -153,7 +161,7 @@ ps_code ps_archive_end(ps_archive *a, ps_code rc, ps_error *err)
 ps_code ps_compress(ps_archive_filter filter, const void *data, size_t len, ps_buf *out,
                     ps_error *err)
 {
-    ps_archive *a = ps_archive_new(PS_AR_RAW, filter, out, "compressed stream", err);
+    ps_archive *a = ps_archive_new(PS_AR_RAW, filter, len, out, "compressed stream", err);
     if (a == NULL)
         return err ? err->code : PS_ELIB;
     ps_archive_entry e = {.path = "data", .mode = S_IFREG | 0644, .data = data, .len = len};

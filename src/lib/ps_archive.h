@@ -18,7 +18,7 @@ typedef enum ps_archive_format {
 
 typedef enum ps_archive_filter {
     PS_FILTER_NONE,
-    PS_FILTER_XZ,    /* level 6, one thread: deterministic output */
+    PS_FILTER_XZ,    /* one thread; preset from ps_xz_preset(size hint) */
     PS_FILTER_GZIP   /* level 9, no timestamp or name: like gzip -9n */
 } ps_archive_filter;
 
@@ -42,9 +42,17 @@ void ps_filelist_free(ps_filelist *fs);
 
 typedef struct ps_archive ps_archive;
 
+/* The xz preset for about SIZE bytes of input.  Preset 6 is xz's default,
+ * but its 8 MiB dictionary (and ~94 MiB of match-finder tables, allocated
+ * and faulted in for every stream) buys nothing on small inputs: small
+ * ones get preset 0 or 1.  A function of the size alone, so builds stay
+ * reproducible. */
+int ps_xz_preset(size_t size);
+
 /* An archive writing into OUT (appended; OUT must outlive the archive).
- * NAME is used in error messages. */
-ps_archive *ps_archive_new(ps_archive_format fmt, ps_archive_filter filter,
+ * SIZE_HINT (about how many bytes go in) picks the xz preset.  NAME is
+ * used in error messages. */
+ps_archive *ps_archive_new(ps_archive_format fmt, ps_archive_filter filter, size_t size_hint,
                            ps_buf *out, const char *name, ps_error *err);
 
 /* One entry.  PATH as stored ("./usr/bin/x"), MODE includes the type bits

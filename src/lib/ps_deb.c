@@ -594,7 +594,10 @@ static ps_code make_md5sums(const deb_pkg *pkg, ps_buf *out, ps_error *err)
 static ps_code write_tar(const ps_filelist *fs, int64_t epoch, const char *name, ps_buf *out,
                          ps_error *err)
 {
-    ps_archive *a = ps_archive_new(PS_AR_TAR_GNU, PS_FILTER_XZ, out, name, err);
+    size_t size = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        size += 512 + fs->v[i].data.len; /* a tar header and the content */
+    ps_archive *a = ps_archive_new(PS_AR_TAR_GNU, PS_FILTER_XZ, size, out, name, err);
     if (a == NULL)
         return err ? err->code : PS_ELIB;
     ps_archive_entry root = {.path = "./", .mode = S_IFDIR | 0755, .uname = "root",
@@ -614,7 +617,7 @@ static ps_code write_tar(const ps_filelist *fs, int64_t epoch, const char *name,
 static ps_code write_ar(const ps_span *members, const char *const *names, size_t n,
                         int64_t epoch, ps_buf *out, ps_error *err)
 {
-    ps_archive *a = ps_archive_new(PS_AR_AR, PS_FILTER_NONE, out, "ar", err);
+    ps_archive *a = ps_archive_new(PS_AR_AR, PS_FILTER_NONE, 0, out, "ar", err);
     if (a == NULL)
         return err ? err->code : PS_ELIB;
     ps_code rc = PS_OK;

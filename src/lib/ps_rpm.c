@@ -326,7 +326,7 @@ static ps_code normalize_file_tags(Header h, const ps_filelist *fs, ps_error *er
  * header, then it is compressed on its own. */
 static ps_code write_cpio(const ps_filelist *fs, ps_buf *cpio, ps_error *err)
 {
-    ps_archive *a = ps_archive_new(PS_AR_CPIO_NEWC, PS_FILTER_NONE, cpio, "payload", err);
+    ps_archive *a = ps_archive_new(PS_AR_CPIO_NEWC, PS_FILTER_NONE, 0, cpio, "payload", err);
     if (a == NULL)
         return err ? err->code : PS_ELIB;
     ps_code rc = PS_OK;
@@ -473,7 +473,7 @@ static ps_code add_auto_deps(rpm_job *job, Header h, const ps_filelist *fs, ps_e
 /* The tags rpmbuild's packaging step adds (librpmbuild keeps that step
  * private, and it is where we differ: our payload, our signatures). */
 static ps_code put_build_tags(rpm_job *job, Header h, const ps_filelist *fs,
-                              const ps_buf *payload, ps_error *err)
+                              const ps_buf *payload, size_t cpio_size, ps_error *err)
 {
     char hex[65];
     ps_code rc = normalize_file_tags(h, fs, err);
@@ -490,7 +490,9 @@ static ps_code put_build_tags(rpm_job *job, Header h, const ps_filelist *fs,
     set_str(h, RPMTAG_SOURCERPM, srpm);
     set_str(h, RPMTAG_PAYLOADFORMAT, "cpio");
     set_str(h, RPMTAG_PAYLOADCOMPRESSOR, "xz");
-    set_str(h, RPMTAG_PAYLOADFLAGS, "6");
+    char level[4];
+    snprintf(level, sizeof level, "%d", ps_xz_preset(cpio_size));
+    set_str(h, RPMTAG_PAYLOADFLAGS, level);
     set_str(h, RPMTAG_ENCODING, "utf-8");
     headerDel(h, RPMTAG_PAYLOADDIGEST);
     put(h, RPMTAG_PAYLOADDIGEST, RPM_STRING_ARRAY_TYPE, digests, 1);
@@ -609,7 +611,7 @@ static ps_code write_package(rpm_job *job, Header h, const ps_filelist *fs, ps_s
     if (rc == PS_OK)
         rc = ps_compress(PS_FILTER_XZ, cpio.data, cpio.len, &payload, err);
     if (rc == PS_OK)
-        rc = put_build_tags(job, h, fs, &payload, err);
+        rc = put_build_tags(job, h, fs, &payload, cpio.len, err);
     if (rc == PS_OK)
         rc = export_header(&h, RPMTAG_HEADERIMMUTABLE, &hdr, err);
     if (rc == PS_OK)
