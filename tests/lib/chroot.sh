@@ -1,0 +1,87 @@
+# tests/lib/chroot.sh - Debian 12 chroots for end-to-end tests with the
+# real package managers.  The base tarballs are made once by mmdebstrap
+# (from the host's apt sources) and cached in $PKGSMITH_CHROOT_CACHE.
+
+: "${PKGSMITH_CHROOT_CACHE:=/var/cache/pkgsmith-tests}"
+
+# chroot_base NAME PACKAGES : path of the cached base tarball NAME.tar with
+# PACKAGES (comma-separated) included; made on first use, under a lock so
+# that parallel tests make it once.
+chroot_base() {
+    _tar=$PKGSMITH_CHROOT_CACHE/$1.tar
+    mkdir -p "$PKGSMITH_CHROOT_CACHE"
+    (
+        flock 9
+        if [ ! -s "$_tar" ]; then
+            mmdebstrap --quiet --variant=apt --include="$2" bookworm "$_tar.tmp" >&2 &&
+                mv "$_tar.tmp" "$_tar"
+        fi
+    ) 9>"$_tar.lock"
+    [ -s "$_tar" ] && echo "$_tar"
+}
+
+# chroot_new TAR DIR : a fresh root in DIR, with no network sources: the
+# test's own repository is the only one.
+chroot_new() {
+    mkdir -p "$2"
+    tar -C "$2" -xf "$1"
+    rm -f "$2/etc/apt/sources.list" "$2"/etc/apt/sources.list.d/*
+}
+
+# in_root DIR CMD... : runs CMD in the chroot with a clean environment.
+in_root() {
+    _r=$1
+    shift
+    chroot "$_r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"
+}
+
+# apt_repo ROOT DEB... : a flat local apt repository at ROOT/srv/repo with
+# the given packages, as the chroot's only source.
+apt_repo() {
+    _r=$1
+    shift
+    mkdir -p "$_r/srv/repo"
+    cp "$@" "$_r/srv/repo/"
+    (cd "$_r/srv/repo" && apt-ftparchive packages . >Packages 2>/dev/null)
+    echo "deb [trusted=yes] file:/srv/repo ./" >"$_r/etc/apt/sources.list.d/local.list"
+}
+
+# effective_config ROOT : the CONFIG_FILE alloy.service would run with:
+# the unit file, then its drop-ins in name order, each EnvironmentFile
+# read in order, later values winning (systemd's rules, read offline
+# because `systemctl cat` needs a running systemd).
+effective_config() {
+    _unit=$1/usr/lib/systemd/system/alloy.service
+    {
+        cat "$_unit"
+        for _d in "$1"/usr/lib/systemd/system/alloy.service.d/*.conf \
+            "$1"/etc/systemd/system/alloy.service.d/*.conf; do
+            [ -f "$_d" ] && cat "$_d"
+        done
+    } | sed -n 's/^EnvironmentFile=-\{0,1\}//p' | while read -r _f; do
+        [ -f "$1$_f" ] && sed -n 's/^CONFIG_FILE=//p' "$1$_f" | tr -d '"'
+    done | tail -n 1
+}
+
+# dnf_repo ROOT RPM... : a local rpm repository (createrepo_c) at
+# ROOT/srv/repo as the chroot's only dnf repository.
+dnf_repo() {
+    _r=$1
+    shift
+    mkdir -p "$_r/srv/repo" "$_r/etc/yum.repos.d"
+    cp "$@" "$_r/srv/repo/"
+    createrepo_c --quiet "$_r/srv/repo" >/dev/null
+    printf '[local]\nname=local test repository\nbaseurl=file:///srv/repo\ngpgcheck=0\nenabled=1\n' \
+        >"$_r/etc/yum.repos.d/local.repo"
+}
+
+# in_dnf ROOT ARGS... : dnf in the chroot, as the quirks of dnf on Debian
+# need it (test-environment.md): releasever, fresh metadata, no plugin
+# writing to the host, keep dependencies on remove.
+in_dnf() {
+    _r=$1
+    shift
+    in_root "$_r" dnf -y -q --releasever=12 --refresh --disableplugin=generate_completion_cache \
+        --setopt=clean_requirements_on_remove=False "$@" </dev/null
+}
