@@ -47,6 +47,6 @@ cp "$rpmf" "$T/tampered.rpm"
 flip_byte "$T/tampered.rpm" $((size - 200))
 check_fails "rpm -K: fails after one payload byte is flipped" 1 "NOT OK|BAD" rk "$T/tampered.rpm"
 
-rpmlint -r "$top/tests/rpmlintrc" "$rpmf" >"$T/rpmlint" 2>&1
+rpmlint -c "$top/tests/rpmlint.toml" "$rpmf" >"$T/rpmlint" 2>&1
 check "rpmlint: no errors" grep -q " 0 errors" "$T/rpmlint"
 grep -E ': [EW]: ' "$T/rpmlint" | sed 's/^/#   /'
