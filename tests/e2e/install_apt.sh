@@ -28,6 +28,9 @@ check "apt: config has the journal pipeline" grep -q '^loki.source.journal "jour
 check "apt: id alloy includes systemd-journal" sh -c "chroot '$R' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
 check_eq "apt: systemctl is-enabled alloy" enabled "$(in_root "$R" systemctl is-enabled alloy.service 2>/dev/null)"
 check_eq "apt: alloy.service runs our config" /etc/alloy-journal-loki/config.alloy "$(effective_config "$R")"
+check_eq "apt: the command alloy.service would run" \
+    "/usr/bin/alloy run --storage.path=/var/lib/alloy/data /etc/alloy-journal-loki/config.alloy" \
+    "$(effective_command "$R")"
 check_eq "apt: alloy's files and conffiles unmodified (dpkg --verify)" "" "$(in_root "$R" dpkg --verify alloy 2>&1)"
 
 check "apt: remove alloy-journal-loki" in_root "$R" apt-get remove -y alloy-journal-loki

@@ -27,6 +27,9 @@ check "dnf: config points at the default Loki" grep -q 'url = "http://localhost:
 check "dnf: id alloy includes systemd-journal" sh -c "chroot '$R' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
 check_eq "dnf: systemctl is-enabled alloy" enabled "$(in_root "$R" systemctl is-enabled alloy.service 2>/dev/null)"
 check_eq "dnf: alloy.service runs our config" /etc/alloy-journal-loki/config.alloy "$(effective_config "$R")"
+check_eq "dnf: the command alloy.service would run" \
+    "/usr/bin/alloy run --storage.path=/var/lib/alloy/data /etc/alloy-journal-loki/config.alloy" \
+    "$(effective_command "$R")"
 # (rpm -V also reports /etc/alloy's owner and mode, which alloy's own %post
 # changes, as upstream's does; what matters here are its config files.)
 check_eq "dnf: alloy's config files unmodified (rpm -V)" "" "$(in_root "$R" rpm -V alloy 2>&1 | grep ' c /')"

@@ -85,3 +85,35 @@ in_dnf() {
     in_root "$_r" dnf -y -q --releasever=12 --refresh --disableplugin=generate_completion_cache \
         --setopt=clean_requirements_on_remove=False "$@" </dev/null
 }
+
+# effective_command ROOT : the command line alloy.service would run: the
+# last ExecStart of the unit and its drop-ins (an empty one resets), with
+# $VAR and ${VAR} replaced from the EnvironmentFiles, read in order, later
+# values winning; words that expand to nothing are dropped, as systemd
+# does for $VAR.
+effective_command() {
+    {
+        cat "$1/usr/lib/systemd/system/alloy.service"
+        for _d in "$1"/usr/lib/systemd/system/alloy.service.d/*.conf \
+            "$1"/etc/systemd/system/alloy.service.d/*.conf; do
+            [ -f "$_d" ] && cat "$_d"
+        done
+    } >"$1/.unit-resolved"
+    _exec=$(sed -n 's/^ExecStart=//p' "$1/.unit-resolved" | tail -n 1)
+    _env=$(sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$1/.unit-resolved" | while read -r _f; do
+        [ -f "$1$_f" ] && grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$1$_f"
+    done)
+    rm -f "$1/.unit-resolved"
+    for _w in $_exec; do
+        case $_w in
+        \$*)
+            _n=${_w#\$}
+            _n=${_n#\{}
+            _n=${_n%\}}
+            _v=$(printf '%s\n' "$_env" | sed -n "s/^$_n=//p" | tail -n 1 | tr -d '"')
+            [ -n "$_v" ] && printf '%s ' "$_v"
+            ;;
+        *) printf '%s ' "$_w" ;;
+        esac
+    done | sed 's/ $//'
+}
