@@ -70,6 +70,18 @@ check_fails "lifecycle: a bad host fails clearly" 1 "LOKI_HOST" in_root "$R" all
 check "lifecycle: the previous config stays" cmp "$C" "$T/config.2"
 printf 'LOKI_HOST=loki-b.example.net\n' >"$S"
 
+check_fails "settings: alloy's own conffile is refused as CONFIG_FILE" 1 "is alloy's own conffile" \
+    in_root "$R" alloy-journal-loki-configure --set CONFIG_FILE=/etc/alloy/config.alloy
+check "settings: CONFIG_FILE moves the config" \
+    in_root "$R" alloy-journal-loki-configure --set CONFIG_FILE=/etc/alloy-journal-loki/journal.alloy
+check_eq "settings: alloy.service runs the moved config" \
+    "/usr/bin/alloy run --storage.path=/var/lib/alloy/data /etc/alloy-journal-loki/journal.alloy" \
+    "$(effective_command "$R")"
+check "settings: the old config is gone (kept in the backups)" sh -c \
+    "[ ! -e '$C' ] && ls '$R'/var/backups/alloy-journal-loki/config.alloy.* >/dev/null"
+check_fails "settings: a bad SERVICE_USER is refused" 1 "SERVICE_USER and JOURNAL_GROUP must be" \
+    in_root "$R" alloy-journal-loki-configure --set "SERVICE_USER=Bad User"
+
 check "lifecycle: erase" in_dnf "$R" remove alloy-journal-loki
 files >"$T/after"
 if diff -u "$T/before" "$T/after" >"$T/files.diff"; then
