@@ -86,6 +86,12 @@ check "settings: extra labels" grep -q 'labels        = {job = "systemd-journal"
 check "settings: the config passes alloy validate" in_root "$R" alloy validate /etc/alloy-journal-loki/config.alloy
 check "backups: the previous config kept in /var/backups/alloy-journal-loki" \
     sh -c "ls '$R'/var/backups/alloy-journal-loki/config.alloy.* >/dev/null"
+touch -d '40 days ago' "$R/var/backups/alloy-journal-loki/config.alloy.20000101T000000Z"
+touch -d '10 days ago' "$R/var/backups/alloy-journal-loki/config.alloy.20000102T000000Z"
+in_root "$R" alloy-journal-loki-configure --force --set LOKI_TENANT_ID=tenant-2 >/dev/null 2>&1
+check "backups: older than 30 days are pruned" test ! -e "$R/var/backups/alloy-journal-loki/config.alloy.20000101T000000Z"
+check "backups: younger ones stay" test -e "$R/var/backups/alloy-journal-loki/config.alloy.20000102T000000Z"
+in_root "$R" alloy-journal-loki-configure --force >/dev/null 2>&1
 check "settings: adm membership on Debian" sh -c "chroot '$R' id -nG alloy | tr ' ' '\n' | grep -qx adm"
 cp "$C" "$T/config.2"
 in_root "$R" sh -c 'echo "alloy-journal-loki alloy-journal-loki/loki_labels string 9bad=x" | debconf-set-selections'

@@ -79,6 +79,8 @@ check_eq "settings: alloy.service runs the moved config" \
     "$(effective_command "$R")"
 check "settings: the old config is gone (kept in the backups)" sh -c \
     "[ ! -e '$C' ] && ls '$R'/var/backups/alloy-journal-loki/config.alloy.* >/dev/null"
+check_fails "groups: a missing journal group is said clearly" 0 "group 'nosuchgroup' does not exist" \
+    in_root "$R" alloy-journal-loki-configure --set JOURNAL_GROUP=nosuchgroup
 check_fails "settings: a bad SERVICE_USER is refused" 1 "SERVICE_USER and JOURNAL_GROUP must be" \
     in_root "$R" alloy-journal-loki-configure --set "SERVICE_USER=Bad User"
 
