@@ -8,12 +8,11 @@ if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/chroot.sh
 . "$top/tests/lib/chroot.sh"
 
-base=$(chroot_base bookworm-apt systemd,debconf,passwd,adduser) || {
-    not_ok "apt chroot: base tarball" "mmdebstrap failed"
+R=$T/root
+new_root apt "$R" || {
+    not_ok "apt chroot" "mmdebstrap failed"
     exit 1
 }
-R=$T/root
-chroot_new "$base" "$R"
 "$PKGSMITH" build --no-sign --out "$T/pkgs" "$top" >/dev/null
 "$PKGSMITH" build --no-sign --format deb --out "$T/pkgs" "$top/tests/fixtures/alloy" >/dev/null
 apt_repo "$R" "$T"/pkgs/*.deb

@@ -9,12 +9,11 @@ if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/chroot.sh
 . "$top/tests/lib/chroot.sh"
 
-base=$(chroot_base bookworm-dnf systemd,dnf,rpm,passwd) || {
-    not_ok "dnf chroot: base tarball" "mmdebstrap failed"
+R=$T/root
+new_root dnf "$R" || {
+    not_ok "dnf chroot" "mmdebstrap failed"
     exit 1
 }
-R=$T/root
-chroot_new "$base" "$R"
 for src in "$top" "$top/tests/fixtures/alloy" "$top/tests/fixtures/host-provides"; do
     "$PKGSMITH" build --no-sign --format rpm --out "$T/pkgs" "$src" >/dev/null
 done

@@ -10,13 +10,12 @@ if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/chroot.sh
 . "$top/tests/lib/chroot.sh"
 
-base=$(chroot_base bookworm-apt systemd,debconf,passwd,adduser) || {
-    not_ok "apt chroot: base tarball" "mmdebstrap failed"
-    exit 1
-}
 R=$T/root
 C=$R/etc/alloy-journal-loki/config.alloy
-chroot_new "$base" "$R"
+new_root apt "$R" || {
+    not_ok "apt chroot" "mmdebstrap failed"
+    exit 1
+}
 alloy=$top/tests/fixtures/alloy
 for v in 1.0.0 1.0.1; do
     "$PKGSMITH" build --no-sign --format deb --set version=$v --out "$T/pkgs" "$top" >/dev/null

@@ -10,14 +10,13 @@ if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/chroot.sh
 . "$top/tests/lib/chroot.sh"
 
-base=$(chroot_base bookworm-dnf systemd,dnf,rpm,passwd) || {
-    not_ok "dnf chroot: base tarball" "mmdebstrap failed"
-    exit 1
-}
 R=$T/root
 C=$R/etc/alloy-journal-loki/config.alloy
 S=$R/etc/sysconfig/alloy-journal-loki
-chroot_new "$base" "$R"
+new_root dnf "$R" || {
+    not_ok "dnf chroot" "mmdebstrap failed"
+    exit 1
+}
 alloy=$top/tests/fixtures/alloy
 for v in 1.0.0 1.0.1; do
     "$PKGSMITH" build --no-sign --format rpm --set version=$v --out "$T/pkgs" "$top" >/dev/null

@@ -117,3 +117,14 @@ effective_command() {
         esac
     done | sed 's/ $//'
 }
+
+# new_root apt|dnf DIR : a fresh Debian 12 root in DIR with apt (debconf,
+# adduser) or dnf and rpm, from the cached base tarball.
+new_root() {
+    case $1 in
+    apt) _b=$(chroot_base bookworm-apt systemd,debconf,passwd,adduser) ;;
+    dnf) _b=$(chroot_base bookworm-dnf systemd,dnf,rpm,passwd) ;;
+    *) return 2 ;;
+    esac || return 1
+    chroot_new "$_b" "$2"
+}
