@@ -10,10 +10,7 @@ if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 . "$top/tests/lib/chroot.sh"
 
 R=$T/root
-new_root dnf "$R" || {
-    not_ok "dnf chroot" "mmdebstrap failed"
-    exit 1
-}
+new_root dnf "$R"
 for src in "$top" "$top/tests/fixtures/alloy" "$top/tests/fixtures/host-provides"; do
     "$PKGSMITH" build --no-sign --format rpm --out "$T/pkgs" "$src" >/dev/null
 done

@@ -119,12 +119,15 @@ effective_command() {
 }
 
 # new_root apt|dnf DIR : a fresh Debian 12 root in DIR with apt (debconf,
-# adduser) or dnf and rpm, from the cached base tarball.
+# adduser) or dnf and rpm, from the cached base tarball.  Without one, the
+# test reports the failure and ends.
 new_root() {
     case $1 in
     apt) _b=$(chroot_base bookworm-apt systemd,debconf,passwd,adduser) ;;
     dnf) _b=$(chroot_base bookworm-dnf systemd,dnf,rpm,passwd) ;;
-    *) return 2 ;;
-    esac || return 1
+    esac || {
+        not_ok "$1 chroot" "mmdebstrap could not make the base tarball"
+        exit 1
+    }
     chroot_new "$_b" "$2"
 }
