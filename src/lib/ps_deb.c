@@ -684,10 +684,7 @@ static ps_code write_deb(deb_pkg *pkg, ps_signer *signer, const char *outdir,
     char *path = ps_strdupf("%s/%s_%s_%s.deb", outdir, pkg->name, colon ? colon + 1 : version,
                             pkg->arch);
     if (rc == PS_OK)
-        rc = path ? ps_file_write_atomic(path, deb.data, deb.len, 0644, err)
-                  : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
-        rc = ps_strv_add(outputs, path, err);
+        rc = ps_write_output(path, &deb, outputs, err);
     free(path);
     ps_buf_free(&control);
     ps_buf_free(&data);

@@ -625,10 +625,7 @@ static ps_code write_package(rpm_job *job, Header h, const ps_filelist *fs, ps_s
     char *base = h ? headerFormat(h, "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm", NULL) : NULL;
     char *path = base ? ps_strdupf("%s/%s", outdir, base) : NULL;
     if (rc == PS_OK)
-        rc = path ? ps_file_write_atomic(path, pkg.data, pkg.len, 0644, err)
-                  : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
-        rc = ps_strv_add(outputs, path, err);
+        rc = ps_write_output(path, &pkg, outputs, err);
     free(base);
     free(path);
     headerFree(h);

@@ -71,8 +71,8 @@ static int64_t rfc2822_time(const char *s)
 
 /* Top entry "name (1.2.3-4) unstable; urgency=medium" and its trailer
  * " -- Name <mail>  Tue, 24 Nov 2026 12:00:00 +0000". */
-static ps_code parse_changelog(ps_source *src, const char *path, char **version,
-                               int64_t *when, ps_error *err)
+static ps_code parse_changelog(const char *path, char **version, int64_t *when,
+                               ps_error *err)
 {
     ps_buf b = {0};
     ps_code rc = ps_file_read(path, &b, err);
@@ -101,7 +101,6 @@ static ps_code parse_changelog(ps_source *src, const char *path, char **version,
         *when = rfc2822_time(date + 3);
     }
     ps_buf_free(&b);
-    (void)src;
     if (*version == NULL)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
     if (!ps_apt_version_valid(*version))
@@ -120,7 +119,7 @@ static ps_code load_version(ps_source *src, ps_error *err)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
     char *version = NULL;
     int64_t when = 0;
-    ps_code rc = parse_changelog(src, path, &version, &when, err);
+    ps_code rc = parse_changelog(path, &version, &when, err);
     free(path);
     if (rc != PS_OK) {
         free(version);

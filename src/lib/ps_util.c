@@ -341,3 +341,12 @@ void ps_strv_sort(ps_strv *sv)
     if (sv->n > 1)
         qsort(sv->v, sv->n, sizeof *sv->v, cmp_str);
 }
+
+ps_code ps_write_output(const char *path, const ps_buf *data, ps_strv *outputs,
+                        ps_error *err)
+{
+    if (path == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    ps_code rc = ps_file_write_atomic(path, data->data, data->len, 0644, err);
+    return rc == PS_OK ? ps_strv_add(outputs, path, err) : rc;
+}

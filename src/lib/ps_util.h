@@ -88,6 +88,11 @@ ps_code ps_strv_add(ps_strv *sv, const char *s, ps_error *err);
 /* Appends S itself, taking ownership (freed on failure too). */
 ps_code ps_strv_take(ps_strv *sv, char *s, ps_error *err);
 void ps_strv_free(ps_strv *sv);
+/* Writes a finished package to PATH (crash-safely, mode 0644) and records
+ * PATH in OUTPUTS.  A NULL PATH is an allocation that failed. */
+ps_code ps_write_output(const char *path, const ps_buf *data, ps_strv *outputs,
+                        ps_error *err);
+
 /* Sorts by strcmp (byte order: stable across locales). */
 void ps_strv_sort(ps_strv *sv);
 #ifdef __cplusplus

@@ -14,12 +14,8 @@ R=$T/root
 C=$R/etc/alloy-journal-loki/config.alloy
 new_root apt "$R"
 alloy=$top/tests/fixtures/alloy
-for v in 1.0.0 1.0.1; do
-    "$PKGSMITH" build --no-sign --format deb --set version=$v --out "$T/pkgs" "$top" >/dev/null
-done
-for v in 1.16.1 1.17.0; do
-    "$PKGSMITH" build --no-sign --format deb --set version=$v --out "$T/pkgs" "$alloy" >/dev/null
-done
+build_versions deb "$top" "$T/pkgs" 1.0.0 1.0.1
+build_versions deb "$alloy" "$T/pkgs" 1.16.1 1.17.0
 apt_repo "$R" "$T"/pkgs/*.deb
 in_root "$R" apt-get update -qq
 

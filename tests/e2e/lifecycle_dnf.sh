@@ -15,12 +15,8 @@ C=$R/etc/alloy-journal-loki/config.alloy
 S=$R/etc/sysconfig/alloy-journal-loki
 new_root dnf "$R"
 alloy=$top/tests/fixtures/alloy
-for v in 1.0.0 1.0.1; do
-    "$PKGSMITH" build --no-sign --format rpm --set version=$v --out "$T/pkgs" "$top" >/dev/null
-done
-for v in 1.16.1 1.17.0; do
-    "$PKGSMITH" build --no-sign --format rpm --set version=$v --out "$T/pkgs" "$alloy" >/dev/null
-done
+build_versions rpm "$top" "$T/pkgs" 1.0.0 1.0.1
+build_versions rpm "$alloy" "$T/pkgs" 1.16.1 1.17.0
 "$PKGSMITH" build --no-sign --format rpm --out "$T/pkgs" "$top/tests/fixtures/host-provides" >/dev/null
 dnf_repo "$R" "$T"/pkgs/*.rpm
 

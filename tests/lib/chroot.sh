@@ -131,3 +131,13 @@ new_root() {
     }
     chroot_new "$_b" "$2"
 }
+
+# build_versions FORMAT SRC OUT VERSION... : unsigned pkgsmith builds of
+# SRC at each VERSION (--set version=...), into OUT.
+build_versions() {
+    _fmt=$1 _src=$2 _out=$3
+    shift 3
+    for _v in "$@"; do
+        "$PKGSMITH" build --no-sign --format "$_fmt" --set version="$_v" --out "$_out" "$_src" >/dev/null
+    done
+}
