@@ -4,11 +4,13 @@
 
 CC       ?= cc
 CXX      ?= g++
-PKG_MODS := libarchive rpm gpgme apt-pkg
+PKG_MODS := libarchive rpm gpgme apt-pkg glib-2.0 libxml-2.0
 # Dependencies are installed by scripts/install-deps (run by `make`), so
 # pkg-config may be absent when this file is first read: hence the `-`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_MODS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKG_MODS) 2>/dev/null) -lrpmbuild
+# createrepo_c.pc has an empty -L that would swallow the next flag: name
+# the library ourselves.
+PKG_LIBS   = -lcreaterepo_c $(shell pkg-config --libs $(PKG_MODS) 2>/dev/null) -lrpmbuild
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g

@@ -285,3 +285,8 @@ int ps_apt_relations_valid(const char *value, const char **bad)
 }
 
 }  // extern "C"
+
+const char *const *ps_apt_package_field_order(void)
+{
+    return TFRewritePackageOrder;
+}

@@ -48,6 +48,10 @@ int ps_apt_version_valid(const char *v);
  * ("a (>= 1) | b, c"); on failure *BAD points into VALUE near the error. */
 int ps_apt_relations_valid(const char *value, const char **bad);
 
+/* The field order of a Packages stanza, as apt-ftparchive and dak write
+ * it (libapt's TFRewritePackageOrder); NULL-terminated. */
+const char *const *ps_apt_package_field_order(void);
+
 #ifdef __cplusplus
 }
 #endif

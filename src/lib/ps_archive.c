@@ -60,9 +60,14 @@ static int set_filter(struct archive *a, ps_archive_filter filter, size_t size_h
     case PS_FILTER_NONE:
         return archive_write_add_filter_none(a);
     case PS_FILTER_XZ:
+    case PS_FILTER_XZ_LOWMEM:
         if (archive_write_add_filter_xz(a) != ARCHIVE_OK)
             return ARCHIVE_FATAL;
-        snprintf(level, sizeof level, "%d", ps_xz_preset(size_hint));
+        /* A repository's indices are compressed at every publish, under a
+         * memory budget: preset 6's match finder alone is ~90 MiB. */
+        snprintf(level, sizeof level, "%d",
+                 filter == PS_FILTER_XZ ? ps_xz_preset(size_hint)
+                                        : ps_xz_preset(size_hint) < 2 ? ps_xz_preset(size_hint) : 2);
         return archive_write_set_filter_option(a, "xz", "compression-level", level) ||
                archive_write_set_filter_option(a, "xz", "threads", "1");
     case PS_FILTER_GZIP:

@@ -19,7 +19,8 @@ typedef enum ps_archive_format {
 typedef enum ps_archive_filter {
     PS_FILTER_NONE,
     PS_FILTER_XZ,    /* one thread; preset from ps_xz_preset(size hint) */
-    PS_FILTER_GZIP   /* level 9, no timestamp or name: like gzip -9n */
+    PS_FILTER_GZIP,  /* level 9, no timestamp or name: like gzip -9n */
+    PS_FILTER_XZ_LOWMEM /* preset <= 2 (<= 17 MiB of encoder memory): indices */
 } ps_archive_filter;
 
 /* A file to be packaged (a .deb's data.tar, an rpm's payload), kept in

@@ -29,6 +29,7 @@ int ps_error_exit_status(ps_code code)
     case PS_OK: return 0;
     case PS_EINPUT:
     case PS_EKEY: return 2;
+    case PS_EBUSY: return 75;
     default: return 1;
     }
 }
@@ -43,6 +44,7 @@ const char *ps_code_name(ps_code code)
     case PS_ENOMEM: return "nomem";
     case PS_ELIB: return "library";
     case PS_EVERIFY: return "verify";
+    case PS_EBUSY: return "busy";
     }
     return "unknown";
 }

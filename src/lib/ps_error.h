@@ -21,7 +21,8 @@ typedef enum ps_code {
     PS_EIO,       /* reading or writing a file failed                     */
     PS_ENOMEM,    /* out of memory                                        */
     PS_ELIB,      /* a library (librpm, libarchive, gpgme...) failed      */
-    PS_EVERIFY    /* a signature or digest did not verify                 */
+    PS_EVERIFY,   /* a signature or digest did not verify                 */
+    PS_EBUSY      /* another process holds the lock                       */
 } ps_code;
 
 typedef struct ps_error {
@@ -39,7 +40,8 @@ ps_code ps_error_set(ps_error *err, ps_code code, const char *fmt, ...)
 void ps_error_clear(ps_error *err);
 
 /* Process exit status for CODE: 2 for bad input and key problems (the
- * caller can fix them), 1 for everything else, 0 for PS_OK. */
+ * caller can fix them), 75 (EX_TEMPFAIL) when a lock is busy (retry
+ * later), 1 for everything else, 0 for PS_OK. */
 int ps_error_exit_status(ps_code code);
 
 /* Short stable name of CODE for --json output ("input", "key", ...). */

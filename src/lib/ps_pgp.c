@@ -210,3 +210,185 @@ ps_code ps_signer_export_public(ps_signer *s, ps_buf *out, ps_error *err)
     }
     return take_data(data, out, err);
 }
+
+struct ps_verifier {
+    gpgme_ctx_t ctx;
+    char *home;
+    ps_strv keys; /* primary fingerprints imported */
+};
+
+ps_verifier *ps_verifier_new(ps_error *err)
+{
+    ps_verifier *v = calloc(1, sizeof *v);
+    const char *tmp = getenv("TMPDIR");
+    if (v == NULL) {
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    v->home = ps_mkdtemp_in(tmp && *tmp ? tmp : "/tmp", "pkgsmith-keyring.", err);
+    if (v->home == NULL || new_ctx(v->home, &v->ctx, err) != PS_OK) {
+        ps_verifier_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void ps_verifier_free(ps_verifier *v)
+{
+    if (v == NULL)
+        return;
+    if (v->ctx)
+        gpgme_release(v->ctx);
+    if (v->home)
+        ps_rm_rf(v->home, NULL);
+    free(v->home);
+    ps_strv_free(&v->keys);
+    free(v);
+}
+
+size_t ps_verifier_nkeys(const ps_verifier *v)
+{
+    return v->keys.n;
+}
+
+const char *ps_verifier_key(const ps_verifier *v, size_t i)
+{
+    return i < v->keys.n ? v->keys.v[i] : NULL;
+}
+
+static int has_key(const ps_verifier *v, const char *fpr)
+{
+    for (size_t i = 0; i < v->keys.n; i++)
+        if (strcasecmp(v->keys.v[i], fpr) == 0)
+            return 1;
+    return 0;
+}
+
+ps_code ps_verifier_import(ps_verifier *v, const void *data, size_t len, const char *name,
+                           ps_error *err)
+{
+    gpgme_data_t d = NULL;
+    gpgme_error_t ge = gpgme_data_new_from_mem(&d, data, len, 0);
+    if (ge == 0)
+        ge = gpgme_op_import(v->ctx, d);
+    gpgme_data_release(d);
+    if (ge != 0)
+        return ps_error_set(err, PS_EKEY, "%s: cannot import key: %s", name, gpgme_strerror(ge));
+    gpgme_import_result_t r = gpgme_op_import_result(v->ctx);
+    size_t before = v->keys.n;
+    for (gpgme_import_status_t s = r ? r->imports : NULL; s; s = s->next)
+        if (s->result == 0 && s->fpr && !has_key(v, s->fpr) &&
+            ps_strv_add(&v->keys, s->fpr, err) != PS_OK)
+            return err ? err->code : PS_ENOMEM;
+    if (v->keys.n == before && (r == NULL || r->unchanged == 0))
+        return ps_error_set(err, PS_EKEY, "%s: no OpenPGP public key in it", name);
+    return PS_OK;
+}
+
+ps_code ps_verifier_import_file(ps_verifier *v, const char *path, ps_error *err)
+{
+    ps_buf b = {0};
+    ps_code rc = ps_file_read(path, &b, err);
+    if (rc == PS_OK)
+        rc = ps_verifier_import(v, b.data, b.len, path, err);
+    ps_buf_free(&b);
+    return rc;
+}
+
+/* Primary fingerprint of the key owning (sub)key FPR, or NULL. */
+static char *primary_of(gpgme_ctx_t ctx, const char *fpr)
+{
+    gpgme_key_t key = NULL;
+    if (fpr == NULL || gpgme_get_key(ctx, fpr, &key, 0) != 0 || key == NULL)
+        return NULL;
+    char *p = key->fpr ? strdup(key->fpr) : NULL;
+    gpgme_key_unref(key);
+    return p;
+}
+
+static ps_code sig_failure(gpgme_signature_t sig, const char *name, ps_error *err)
+{
+    const char *who = sig->fpr ? sig->fpr : "(unknown)";
+    switch (gpgme_err_code(sig->status)) {
+    case GPG_ERR_NO_PUBKEY:
+        return ps_error_set(err, PS_EVERIFY, "%s: signed by key %s, which is not a trusted key",
+                            name, who);
+    case GPG_ERR_KEY_EXPIRED:
+        return ps_error_set(err, PS_EVERIFY, "%s: signing key %s has expired", name, who);
+    case GPG_ERR_CERT_REVOKED:
+        return ps_error_set(err, PS_EVERIFY, "%s: signing key %s is revoked", name, who);
+    case GPG_ERR_SIG_EXPIRED:
+        return ps_error_set(err, PS_EVERIFY, "%s: signature by %s has expired", name, who);
+    case GPG_ERR_BAD_SIGNATURE:
+        return ps_error_set(err, PS_EVERIFY, "%s: BAD signature by key %s", name, who);
+    default:
+        return ps_error_set(err, PS_EVERIFY, "%s: signature by key %s does not verify: %s", name,
+                            who, gpgme_strerror(sig->status));
+    }
+}
+
+static ps_code check_verify_result(ps_verifier *v, const char *name, char fpr[41], ps_error *err)
+{
+    gpgme_verify_result_t r = gpgme_op_verify_result(v->ctx);
+    gpgme_signature_t bad = NULL;
+    for (gpgme_signature_t sig = r ? r->signatures : NULL; sig; sig = sig->next) {
+        if (gpgme_err_code(sig->status) != GPG_ERR_NO_ERROR) {
+            bad = bad ? bad : sig;
+            continue;
+        }
+        char *primary = primary_of(v->ctx, sig->fpr);
+        int ok = primary && has_key(v, primary);
+        if (ok)
+            snprintf(fpr, 41, "%s", primary);
+        free(primary);
+        if (ok)
+            return PS_OK;
+    }
+    if (bad)
+        return sig_failure(bad, name, err);
+    return ps_error_set(err, PS_EVERIFY, "%s: no OpenPGP signature in it", name);
+}
+
+ps_code ps_verifier_verify(ps_verifier *v, const void *sig, size_t siglen, const ps_span *parts,
+                           size_t nparts, ps_buf *plain, const char *name, char fpr[41],
+                           ps_error *err)
+{
+    span_reader reader = {parts, nparts, 0, 0};
+    struct gpgme_data_cbs cbs = {.read = span_read};
+    gpgme_data_t dsig = NULL, dtext = NULL, dplain = NULL;
+    gpgme_error_t ge = gpgme_data_new_from_mem(&dsig, sig, siglen, 0);
+    if (ge == 0)
+        ge = nparts ? gpgme_data_new_from_cbs(&dtext, &cbs, &reader) : gpgme_data_new(&dplain);
+    if (ge == 0)
+        ge = gpgme_op_verify(v->ctx, dsig, dtext, dplain);
+    gpgme_data_release(dsig);
+    gpgme_data_release(dtext);
+    ps_code rc = PS_OK;
+    if (ge != 0)
+        rc = ps_error_set(err, PS_EVERIFY, "%s: cannot verify: %s", name, gpgme_strerror(ge));
+    if (rc == PS_OK)
+        rc = check_verify_result(v, name, fpr, err);
+    if (dplain == NULL)
+        return rc;
+    if (rc != PS_OK) {
+        gpgme_data_release(dplain);
+        return rc;
+    }
+    return take_data(dplain, plain, err);
+}
+
+ps_code ps_verifier_export(ps_verifier *v, size_t i, int armor, ps_buf *out, ps_error *err)
+{
+    gpgme_data_t data = NULL;
+    gpgme_error_t ge = i < v->keys.n ? gpgme_data_new(&data) : GPG_ERR_INV_VALUE;
+    if (ge == 0) {
+        gpgme_set_armor(v->ctx, armor);
+        ge = gpgme_op_export(v->ctx, v->keys.v[i], GPGME_EXPORT_MODE_MINIMAL, data);
+    }
+    if (ge != 0) {
+        gpgme_data_release(data);
+        return ps_error_set(err, PS_ELIB, "exporting key %s: %s", i < v->keys.n ? v->keys.v[i] : "?",
+                            gpgme_strerror(ge));
+    }
+    return take_data(data, out, err);
+}

@@ -39,4 +39,34 @@ ps_code ps_signer_sign(ps_signer *s, const ps_span *parts, size_t nparts,
 /* Appends the armored public key to OUT. */
 ps_code ps_signer_export_public(ps_signer *s, ps_buf *out, ps_error *err);
 
+/* A verifier: its own throw-away keyring (a private GnuPG home, removed
+ * by ps_verifier_free) holding only the keys it was given, so a
+ * signature is accepted only when one of exactly those keys made it. */
+typedef struct ps_verifier ps_verifier;
+
+ps_verifier *ps_verifier_new(ps_error *err);
+void ps_verifier_free(ps_verifier *v);
+
+/* Imports the key(s) in DATA (armored or binary); NAME (a file or URL)
+ * is for messages.  Fails when DATA holds no public key. */
+ps_code ps_verifier_import(ps_verifier *v, const void *data, size_t len, const char *name,
+                           ps_error *err);
+ps_code ps_verifier_import_file(ps_verifier *v, const char *path, ps_error *err);
+
+/* Number of primary keys imported, and the I-th one's fingerprint. */
+size_t ps_verifier_nkeys(const ps_verifier *v);
+const char *ps_verifier_key(const ps_verifier *v, size_t i);
+
+/* Appends the I-th key (binary OpenPGP packets, armored with ARMOR). */
+ps_code ps_verifier_export(ps_verifier *v, size_t i, int armor, ps_buf *out, ps_error *err);
+
+/* Verifies SIG, a detached signature over the concatenation of PARTS,
+ * or, with NPARTS == 0, a cleartext-signed message whose signed text is
+ * then appended to PLAIN (only that text may be trusted).  On success
+ * FPR (41 bytes) holds the signing primary key's fingerprint.  Errors
+ * (PS_EVERIFY) name NAME and the key: unknown, expired, revoked, bad. */
+ps_code ps_verifier_verify(ps_verifier *v, const void *sig, size_t siglen, const ps_span *parts,
+                           size_t nparts, ps_buf *plain, const char *name, char fpr[41],
+                           ps_error *err);
+
 #endif

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -349,4 +352,170 @@ ps_code ps_write_output(const char *path, const ps_buf *data, ps_strv *outputs,
         return ps_error_set(err, PS_ENOMEM, "out of memory");
     ps_code rc = ps_file_write_atomic(path, data->data, data->len, 0644, err);
     return rc == PS_OK ? ps_strv_add(outputs, path, err) : rc;
+}
+
+ps_code ps_hashes_of_mem(const void *data, size_t len, ps_hashes *out, ps_error *err)
+{
+    unsigned char bin[64];
+    ps_code rc = ps_digest(PS_DIGEST_MD5, data, len, bin, err);
+    if (rc == PS_OK)
+        ps_hex_encode(bin, 16, out->md5);
+    if (rc == PS_OK && (rc = ps_digest(PS_DIGEST_SHA256, data, len, bin, err)) == PS_OK)
+        ps_hex_encode(bin, 32, out->sha256);
+    if (rc == PS_OK && (rc = ps_digest(PS_DIGEST_SHA512, data, len, bin, err)) == PS_OK)
+        ps_hex_encode(bin, 64, out->sha512);
+    out->size = len;
+    return rc;
+}
+
+ps_code ps_hashes_of_file(const char *path, ps_hashes *out, ps_error *err)
+{
+    ps_map m;
+    ps_code rc = ps_map_file(path, &m, err);
+    if (rc != PS_OK)
+        return rc;
+    rc = ps_hashes_of_mem(m.data, m.len, out, err);
+    ps_map_free(&m);
+    return rc;
+}
+
+ps_code ps_map_file(const char *path, ps_map *m, ps_error *err)
+{
+    m->data = NULL;
+    m->len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ps_error_set(err, PS_EINPUT, "%s: not a regular file", path);
+    }
+    if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            close(fd);
+            return ps_error_set(err, PS_EIO, "%s: mmap: %s", path, strerror(errno));
+        }
+        m->data = p;
+        m->len = (size_t)st.st_size;
+    }
+    close(fd);
+    return PS_OK;
+}
+
+void ps_map_free(ps_map *m)
+{
+    if (m->data != NULL)
+        munmap((void *)m->data, m->len);
+    m->data = NULL;
+    m->len = 0;
+}
+
+ps_code ps_copy_file(const char *src, const char *dst, ps_error *err)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", src, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
+        close(in);
+        return rc;
+    }
+    ssize_t n;
+    /* copy_file_range lets the kernel (or a reflinking filesystem) do it. */
+    while ((n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) > 0)
+        ;
+    int failed = n < 0 || fsync(out) != 0;
+    int saved = errno;
+    close(in);
+    if (close(out) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
+        unlink(dst);
+        return ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(saved));
+    }
+    return PS_OK;
+}
+
+ps_code ps_fsync_dir(const char *path, ps_error *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    close(fd);
+    return PS_OK;
+}
+
+ps_code ps_symlink_replace(const char *target, const char *linkpath, ps_error *err)
+{
+    char *tmp = ps_strdupf("%s.new", linkpath);
+    if (tmp == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    unlink(tmp); /* left by a crash between symlink and rename */
+    ps_code rc = PS_OK;
+    if (symlink(target, tmp) != 0 || rename(tmp, linkpath) != 0) {
+        rc = ps_error_set(err, PS_EIO, "%s -> %s: %s", linkpath, target, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    if (rc == PS_OK)
+        fsync_parent(linkpath);
+    return rc;
+}
+
+static long lock_holder(int fd)
+{
+    char buf[32] = {0};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    return n > 0 ? strtol(buf, NULL, 10) : 0;
+}
+
+static void lock_note_pid(int fd)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) == n)
+        return; /* the PID is a courtesy for messages; the flock is the lock */
+}
+
+ps_code ps_lock(const char *path, int wait_seconds, int *fd_out, ps_error *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+    /* Poll rather than block in flock: a timeout needs no signals. */
+    for (long waited_ms = 0;; waited_ms += 100) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            lock_note_pid(fd);
+            *fd_out = fd;
+            return PS_OK;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        if (wait_seconds >= 0 && waited_ms >= (long)wait_seconds * 1000) {
+            long pid = lock_holder(fd);
+            close(fd);
+            return ps_error_set(err, PS_EBUSY,
+                                "%s is held by another pkgsmith (pid %ld); retry later or "
+                                "pass --wait SECONDS",
+                                path, pid);
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ps_code rc = ps_error_set(err, PS_EIO, "%s: flock: %s", path, strerror(errno));
+    close(fd);
+    return rc;
 }

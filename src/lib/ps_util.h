@@ -69,6 +69,41 @@ ps_code ps_digest_hex(ps_digest_algo algo, const void *data, size_t len,
 
 void ps_hex_encode(const unsigned char *in, size_t n, char *out);
 
+/* The digests every index needs, of one file or buffer, in one pass. */
+typedef struct ps_hashes {
+    uint64_t size;
+    char md5[33];
+    char sha256[65];
+    char sha512[129];
+} ps_hashes;
+
+ps_code ps_hashes_of_mem(const void *data, size_t len, ps_hashes *out, ps_error *err);
+ps_code ps_hashes_of_file(const char *path, ps_hashes *out, ps_error *err);
+
+/* A read-only mapping of a whole file (empty files map to len 0). */
+typedef struct ps_map {
+    const unsigned char *data;
+    size_t len;
+} ps_map;
+ps_code ps_map_file(const char *path, ps_map *m, ps_error *err);
+void ps_map_free(ps_map *m);
+
+/* Copies SRC to DST (created 0644, fsync'd; DST must not exist). */
+ps_code ps_copy_file(const char *src, const char *dst, ps_error *err);
+
+/* fsync of a directory, so that a rename or link in it is durable. */
+ps_code ps_fsync_dir(const char *path, ps_error *err);
+
+/* Points symlink LINKPATH at TARGET with one rename(2): readers see the
+ * old target or the new one, never no link. */
+ps_code ps_symlink_replace(const char *target, const char *linkpath, ps_error *err);
+
+/* An exclusive lock on PATH (created if missing) held through the
+ * returned descriptor until it is closed.  WAIT_SECONDS < 0 waits for
+ * ever, 0 refuses at once; a busy lock fails with PS_EBUSY naming PATH
+ * and the holder's PID. */
+ps_code ps_lock(const char *path, int wait_seconds, int *fd_out, ps_error *err);
+
 /* Non-zero when S ends with SUFFIX. */
 int ps_str_ends_with(const char *s, const char *suffix);
 

@@ -1,0 +1,467 @@
+/* pkgsmith repo */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ps_build.h"
+#include "ps_repo.h"
+
+static const char USAGE[] =
+    "NAME\n"
+    "    pkgsmith repo - a signed apt + rpm repository, published atomically\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    pkgsmith repo init [--suite S]... [--component C]... [--arch A]...\n"
+    "                       [--rpm-repo NAME]... [--key FPR] [--gnupg-home DIR]\n"
+    "                       [--valid-days N] [--keep N] [--origin O] [--label L]\n"
+    "                       [--url BASE-URL] [--org NAME]\n"
+    "    pkgsmith repo add [--suite S] [--component C] [--rpm-repo NAME] FILE...\n"
+    "    pkgsmith repo remove [--suite S] [--rpm-repo NAME] NAME[=VERSION]...\n"
+    "    pkgsmith repo list\n"
+    "    pkgsmith repo publish\n"
+    "    pkgsmith repo generations\n"
+    "    pkgsmith repo rollback [GEN]\n"
+    "    pkgsmith repo verify [GEN]\n"
+    "    pkgsmith repo client-package [--out DIR] [--version V]\n"
+    "    (every subcommand also takes --root DIR, --json and --help; add,\n"
+    "    remove, publish, rollback and client-package take --wait SECONDS)\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    The repository lives under --root (default /var/lib/pkgsmith, or\n"
+    "    $PKGSMITH_REPO_ROOT).  init writes ROOT/repo.conf (deb822: suites,\n"
+    "    components, architectures, rpm repos, Signing-Key, Valid-Days,\n"
+    "    Keep-Generations, Package-Keys, Require-Signed-Packages, Base-URL, Org).\n"
+    "\n"
+    "    add validates each package (control data or rpm header, digests, and\n"
+    "    its signature when Package-Keys are configured) and stores it once in\n"
+    "    a content-addressed pool.  The same name, version and architecture\n"
+    "    with other bytes is refused; the same bytes again change nothing.\n"
+    "\n"
+    "    publish writes a new generation: dists/SUITE/{Release,InRelease,\n"
+    "    Release.gpg}, COMPONENT/binary-ARCH/Packages{,.gz,.xz} and by-hash/,\n"
+    "    rpm/REPO/repodata/ with repomd.xml.asc, and keys/ORG-archive-keyring.asc.\n"
+    "    It is signed completely before ROOT/public switches to it with one\n"
+    "    rename(2); the hash-named files of the last Keep-Generations\n"
+    "    generations stay reachable.  Only the index records of packages are\n"
+    "    read, never the packages again.  Serve ROOT/public (see repo-tools/).\n"
+    "\n"
+    "    generations lists the kept generations; rollback switches back to GEN\n"
+    "    (default: the one before the current) and restores its package set;\n"
+    "    verify checks every signature and hash of a generation against the\n"
+    "    Signing-Key and names the first file that does not match.\n"
+    "\n"
+    "    client-package builds ORG-repo (.deb and .rpm, signed) that installs\n"
+    "    the public key, a deb822 .sources file (Signed-By) and a yum .repo\n"
+    "    file (gpgcheck=1, repo_gpgcheck=1) pointing at Base-URL.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --root DIR         repository state (default /var/lib/pkgsmith)\n"
+    "    --wait SECONDS     wait this long for another pkgsmith's lock\n"
+    "                       (default 0: refuse at once; -1: for ever)\n"
+    "    --json             print the result as JSON on stdout\n"
+    "    --key FPR          init: signing key (default $PKGSMITH_SIGNING_KEY)\n"
+    "    --gnupg-home DIR   init: GnuPG home holding it (default: $GNUPGHOME)\n"
+    "    --suite, --component, --arch, --rpm-repo   (init: repeatable)\n"
+    "    --valid-days N     init: Valid-Until = publish time + N days (7)\n"
+    "    --keep N           init: generations kept (5)\n"
+    "    --url URL          init: base URL clients use\n"
+    "    --org NAME         init: name of the client package (NAME-repo)\n"
+    "    --out DIR          client-package: output directory (default: out)\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 failure (verify: a mismatch, named on stderr); 2 bad\n"
+    "    input or unusable key; 64 usage error; 75 the repository is locked.\n"
+    "\n"
+    "EXAMPLE\n"
+    "    pkgsmith repo init --root /srv/repo --key \"$FPR\" --url http://repo.example.com\n"
+    "    pkgsmith repo add --root /srv/repo out/*.deb out/*.rpm\n"
+    "    pkgsmith repo publish --root /srv/repo && pkgsmith repo verify --root /srv/repo\n";
+
+typedef struct opts {
+    const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
+    ps_strv suites, components, archs, rpm_repos;
+    long valid_days;
+    int keep, wait, json;
+} opts;
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "pkgsmith repo: %s%s%s\nsee 'pkgsmith help repo'\n", msg, arg ? ": " : "",
+            arg ? arg : "");
+    return 64;
+}
+
+static int fail(const ps_error *err, int json)
+{
+    return ps_cli_fail("repo", err, json);
+}
+
+static void json_kv(const char *k, const char *v, int comma)
+{
+    printf("%s\"%s\":", comma ? "," : "", k);
+    ps_cli_json_string(stdout, v ? v : "");
+}
+
+/* ---- subcommands --------------------------------------------------- */
+
+static int do_init(opts *o, int argc, char **argv)
+{
+    if (argc != 0)
+        return usage_error("init takes no arguments", argv[0]);
+    ps_repo_init_opts io = {
+        (const char *const *)o->suites.v, o->suites.n, (const char *const *)o->components.v,
+        o->components.n, (const char *const *)o->archs.v, o->archs.n,
+        (const char *const *)o->rpm_repos.v, o->rpm_repos.n, o->key, o->home, o->valid_days,
+        o->keep, o->origin, o->label, o->url, o->org};
+    ps_error err = {0};
+    if (ps_repo_init(o->root, &io, &err) != PS_OK)
+        return fail(&err, o->json);
+    if (o->json) {
+        printf("{\"ok\":true");
+        json_kv("root", o->root, 1);
+        printf("}\n");
+    } else {
+        printf("initialised %s (edit %s/repo.conf to change settings)\n", o->root, o->root);
+    }
+    return 0;
+}
+
+static ps_repo_target target_of(const opts *o)
+{
+    return (ps_repo_target){o->suites.n ? o->suites.v[0] : NULL,
+                            o->components.n ? o->components.v[0] : NULL,
+                            o->rpm_repos.n ? o->rpm_repos.v[0] : NULL};
+}
+
+static void print_added(const opts *o, const ps_repo_added_list *l)
+{
+    if (o->json) {
+        printf("{\"ok\":true,\"added\":[");
+        for (size_t i = 0; i < l->n; i++) {
+            const ps_repo_added *a = &l->v[i];
+            printf("%s{", i ? "," : "");
+            json_kv("file", a->path, 0), json_kv("name", a->name, 1);
+            json_kv("version", a->version, 1), json_kv("arch", a->arch, 1);
+            json_kv("target", a->target, 1), json_kv("href", a->href, 1);
+            printf(",\"unchanged\":%s}", a->unchanged ? "true" : "false");
+        }
+        printf("]}\n");
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const ps_repo_added *a = &l->v[i];
+        printf("%s %s %s %s -> %s%s\n", a->unchanged ? "unchanged" : "added", a->name, a->version,
+               a->arch, a->target, a->unchanged ? " (same bytes already there)" : "");
+    }
+}
+
+static int do_add(opts *o, int argc, char **argv)
+{
+    if (argc == 0)
+        return usage_error("add needs at least one FILE", NULL);
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    if (r == NULL)
+        return fail(&err, o->json);
+    ps_repo_added_list l = {0};
+    ps_repo_target t = target_of(o);
+    int status = 0;
+    if (ps_repo_add(r, (const char *const *)argv, (size_t)argc, &t, &l, &err) != PS_OK)
+        status = fail(&err, o->json);
+    else
+        print_added(o, &l);
+    ps_repo_added_list_free(&l);
+    ps_repo_free(r);
+    return status;
+}
+
+static int do_remove(opts *o, int argc, char **argv)
+{
+    if (argc == 0)
+        return usage_error("remove needs NAME[=VERSION]", NULL);
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    if (r == NULL)
+        return fail(&err, o->json);
+    ps_repo_target t = target_of(o);
+    size_t total = 0, n = 0;
+    int status = 0;
+    for (int i = 0; status == 0 && i < argc; i++) {
+        if (ps_repo_remove(r, argv[i], &t, &n, &err) != PS_OK)
+            status = fail(&err, o->json);
+        total += n;
+    }
+    if (status == 0 && o->json)
+        printf("{\"ok\":true,\"removed\":%zu}\n", total);
+    else if (status == 0)
+        printf("removed %zu package%s (publish to make it visible)\n", total, total == 1 ? "" : "s");
+    ps_repo_free(r);
+    return status;
+}
+
+static int do_list(opts *o, int argc, char **argv)
+{
+    if (argc != 0)
+        return usage_error("list takes no arguments", argv[0]);
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
+    if (r == NULL)
+        return fail(&err, o->json);
+    if (o->json)
+        printf("{\"ok\":true,\"packages\":[");
+    for (size_t i = 0; i < ps_repo_count(r); i++) {
+        ps_repo_pkg p = ps_repo_pkg_at(r, i);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            json_kv("kind", p.kind, 0), json_kv("target", p.target, 1);
+            json_kv("name", p.name, 1), json_kv("version", p.version, 1);
+            json_kv("arch", p.arch, 1), json_kv("sha256", p.sha256, 1);
+            json_kv("href", p.href, 1);
+            printf(",\"size\":%llu}", (unsigned long long)p.size);
+        } else {
+            printf("%-3s %-14s %-30s %-20s %s\n", p.kind, p.target, p.name, p.version, p.arch);
+        }
+    }
+    if (o->json)
+        printf("]}\n");
+    ps_repo_free(r);
+    return 0;
+}
+
+static int do_publish(opts *o, int argc, char **argv)
+{
+    if (argc != 0)
+        return usage_error("publish takes no arguments", argv[0]);
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    if (r == NULL)
+        return fail(&err, o->json);
+    ps_repo_published p;
+    int status = 0;
+    if (ps_repo_publish(r, &p, &err) != PS_OK) {
+        status = fail(&err, o->json);
+    } else if (o->json) {
+        printf("{\"ok\":true,\"generation\":%ld,\"packages\":%zu,\"pruned\":%zu", p.generation,
+               p.packages, p.pruned);
+        json_kv("date", p.date, 1), json_kv("valid_until", p.valid_until, 1);
+        json_kv("signed_by", p.fpr, 1);
+        printf("}\n");
+    } else {
+        printf("published generation %ld: %zu packages, signed by %s, valid until %s\n",
+               p.generation, p.packages, p.fpr, p.valid_until);
+    }
+    ps_repo_free(r);
+    return status;
+}
+
+static int do_generations(opts *o, int argc, char **argv)
+{
+    if (argc != 0)
+        return usage_error("generations takes no arguments", argv[0]);
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
+    ps_repo_gen *g = NULL;
+    size_t n = 0;
+    if (r == NULL || ps_repo_generations(r, &g, &n, &err) != PS_OK) {
+        ps_repo_free(r);
+        return fail(&err, o->json);
+    }
+    if (o->json)
+        printf("{\"ok\":true,\"generations\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (o->json) {
+            printf("%s{\"generation\":%ld,\"current\":%s,\"packages\":%zu", i ? "," : "",
+                   g[i].number, g[i].current ? "true" : "false", g[i].packages);
+            json_kv("date", g[i].date, 1), json_kv("valid_until", g[i].valid_until, 1);
+            printf("}");
+        } else {
+            printf("%c %6ld  %-31s  %6zu packages  valid until %s\n", g[i].current ? '*' : ' ',
+                   g[i].number, g[i].date, g[i].packages, g[i].valid_until);
+        }
+    }
+    if (o->json)
+        printf("]}\n");
+    free(g);
+    ps_repo_free(r);
+    return 0;
+}
+
+static int gen_arg(int argc, char **argv, long *gen)
+{
+    char *end = NULL;
+    *gen = 0;
+    if (argc > 1)
+        return usage_error("at most one GEN", argv[1]);
+    if (argc == 1 && ((*gen = strtol(argv[0], &end, 10)) <= 0 || *end != '\0'))
+        return usage_error("GEN must be a generation number", argv[0]);
+    return 0;
+}
+
+static int do_rollback(opts *o, int argc, char **argv)
+{
+    long gen, to = 0;
+    int status = gen_arg(argc, argv, &gen);
+    if (status != 0)
+        return status;
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    long from = r ? ps_repo_current(r) : 0;
+    if (r == NULL || ps_repo_rollback(r, gen, &to, &err) != PS_OK)
+        status = fail(&err, o->json);
+    else if (o->json)
+        printf("{\"ok\":true,\"from\":%ld,\"generation\":%ld}\n", from, to);
+    else
+        printf("rolled back from generation %ld to %ld\n", from, to);
+    ps_repo_free(r);
+    return status;
+}
+
+static int do_verify(opts *o, int argc, char **argv)
+{
+    long gen;
+    int status = gen_arg(argc, argv, &gen);
+    if (status != 0)
+        return status;
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
+    size_t checked = 0;
+    long g = gen ? gen : r ? ps_repo_current(r) : 0;
+    if (r == NULL || ps_repo_verify(r, gen, &checked, &err) != PS_OK)
+        status = fail(&err, o->json);
+    else if (o->json)
+        printf("{\"ok\":true,\"generation\":%ld,\"checked\":%zu}\n", g, checked);
+    else
+        printf("generation %ld: %zu signatures and files verified\n", g, checked);
+    ps_repo_free(r);
+    return status;
+}
+
+static int do_client(opts *o, int argc, char **argv)
+{
+    if (argc != 0)
+        return usage_error("client-package takes no arguments", argv[0]);
+    ps_error err = {0};
+    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    char *src = r ? ps_strdupf("%s/tmp/client-package", o->root) : NULL;
+    ps_strv outputs = {0};
+    int status = 0;
+    ps_build_opts b = {.srcdir = src, .outdir = o->out ? o->out : "out",
+                       .key = r ? ps_repo_key(r) : NULL, .gnupg_home = r ? ps_repo_gnupg_home(r) : NULL};
+    if (r == NULL || src == NULL ||
+        ps_repo_client_source(r, src, o->version ? o->version : "1.0", &err) != PS_OK ||
+        ps_build_run(&b, &outputs, &err) != PS_OK) {
+        status = fail(&err, o->json);
+    } else if (o->json) {
+        printf("{\"ok\":true,\"outputs\":[");
+        for (size_t i = 0; i < outputs.n; i++) {
+            printf("%s", i ? "," : "");
+            ps_cli_json_string(stdout, outputs.v[i]);
+        }
+        printf("]}\n");
+    } else {
+        for (size_t i = 0; i < outputs.n; i++)
+            printf("%s\n", outputs.v[i]);
+    }
+    ps_strv_free(&outputs);
+    free(src);
+    ps_repo_free(r);
+    return status;
+}
+
+/* ---- dispatch ------------------------------------------------------ */
+
+typedef struct sub {
+    const char *name;
+    int (*run)(opts *o, int argc, char **argv);
+} sub;
+
+static const sub SUBS[] = {{"init", do_init},
+                           {"add", do_add},
+                           {"remove", do_remove},
+                           {"list", do_list},
+                           {"publish", do_publish},
+                           {"generations", do_generations},
+                           {"rollback", do_rollback},
+                           {"verify", do_verify},
+                           {"client-package", do_client},
+                           {NULL, NULL}};
+
+static void opts_free(opts *o)
+{
+    ps_strv_free(&o->suites), ps_strv_free(&o->components);
+    ps_strv_free(&o->archs), ps_strv_free(&o->rpm_repos);
+}
+
+static int parse_opt(opts *o, int c, const char *arg)
+{
+    char *end = NULL;
+    switch (c) {
+    case 'r': o->root = arg; return 0;
+    case 'k': o->key = arg; return 0;
+    case 'g': o->home = arg; return 0;
+    case 's': return ps_strv_add(&o->suites, arg, NULL) == PS_OK ? 0 : 1;
+    case 'c': return ps_strv_add(&o->components, arg, NULL) == PS_OK ? 0 : 1;
+    case 'a': return ps_strv_add(&o->archs, arg, NULL) == PS_OK ? 0 : 1;
+    case 'p': return ps_strv_add(&o->rpm_repos, arg, NULL) == PS_OK ? 0 : 1;
+    case 'V': o->valid_days = strtol(arg, &end, 10); return *end || o->valid_days < 1 ? 64 : 0;
+    case 'K': o->keep = (int)strtol(arg, &end, 10); return *end || o->keep < 1 ? 64 : 0;
+    case 'w': o->wait = (int)strtol(arg, &end, 10); return *end ? 64 : 0;
+    case 'O': o->origin = arg; return 0;
+    case 'L': o->label = arg; return 0;
+    case 'u': o->url = arg; return 0;
+    case 'z': o->org = arg; return 0;
+    case 'o': o->out = arg; return 0;
+    case 'v': o->version = arg; return 0;
+    case 'j': o->json = 1; return 0;
+    default: return 64;
+    }
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"root", required_argument, NULL, 'r'},      {"key", required_argument, NULL, 'k'},
+        {"gnupg-home", required_argument, NULL, 'g'}, {"suite", required_argument, NULL, 's'},
+        {"component", required_argument, NULL, 'c'},  {"arch", required_argument, NULL, 'a'},
+        {"rpm-repo", required_argument, NULL, 'p'},   {"valid-days", required_argument, NULL, 'V'},
+        {"keep", required_argument, NULL, 'K'},       {"wait", required_argument, NULL, 'w'},
+        {"origin", required_argument, NULL, 'O'},     {"label", required_argument, NULL, 'L'},
+        {"url", required_argument, NULL, 'u'},        {"org", required_argument, NULL, 'z'},
+        {"out", required_argument, NULL, 'o'},        {"version", required_argument, NULL, 'v'},
+        {"json", no_argument, NULL, 'j'},             {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 64 : 0;
+    }
+    const sub *s = SUBS;
+    while (s->name && strcmp(s->name, argv[1]) != 0)
+        s++;
+    if (s->name == NULL)
+        return usage_error("unknown subcommand", argv[1]);
+    opts o = {.root = getenv("PKGSMITH_REPO_ROOT"), .key = getenv("PKGSMITH_SIGNING_KEY")};
+    if (o.root == NULL || *o.root == '\0')
+        o.root = PS_REPO_DEFAULT_ROOT;
+    int c, status = 0;
+    optind = 1;
+    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "+h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(USAGE, stdout);
+            opts_free(&o);
+            return 0;
+        }
+        status = parse_opt(&o, c, optarg);
+    }
+    if (status != 0) {
+        opts_free(&o);
+        return usage_error("bad option or value", NULL);
+    }
+    status = s->run(&o, argc - 1 - optind, argv + 1 + optind);
+    opts_free(&o);
+    return status;
+}
+
+const ps_command ps_cmd_repo = {"repo", "a signed apt + rpm repository, published atomically",
+                                USAGE, run};

@@ -1,0 +1,630 @@
+/* ps_publish.c - `repo publish`: a new generation, complete and signed in
+ * a private directory, then made visible by one rename(2) of `public`.
+ *
+ * Order matters for crash safety: everything is written and synced under
+ * generations/.tmp-*, renamed to generations/N (still invisible), and only
+ * then does the `public` symlink move.  A crash at any point leaves the
+ * previous generation served; the next run deletes the leftovers. */
+#include "ps_repo_priv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <createrepo_c/createrepo_c.h>
+#include <glib.h>
+
+#include "ps_archive.h"
+#include "ps_pgp.h"
+
+typedef struct pub {
+    ps_repo *r;
+    ps_signer *signer;
+    char *dir;         /* generations/.tmp-XXXXXX */
+    char *tree;        /* dir/tree */
+    long gen;
+    long now;
+    ps_strv hashfiles; /* hash-named files of this generation, tree-relative */
+} pub;
+
+static ps_code write_file(const char *path, const void *data, size_t len, ps_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", path,
+                                      n < 0 ? strerror(errno) : "short write");
+            close(fd);
+            return rc;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (close(fd) != 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+    return PS_OK;
+}
+
+static char *tree_path(const pub *p, const char *rel)
+{
+    return ps_strdupf("%s/%s", p->tree, rel);
+}
+
+static ps_code mkdirs_for(const char *path, ps_error *err)
+{
+    char *dir = strdup(path);
+    if (dir == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    *strrchr(dir, '/') = '\0';
+    ps_code rc = ps_mkdir_p(dir, 0755, err);
+    free(dir);
+    return rc;
+}
+
+/* Links tree/FROM to tree/TO (creating directories). */
+static ps_code link_in_tree(const char *from, const char *to, ps_error *err)
+{
+    ps_code rc = mkdirs_for(to, err);
+    if (rc == PS_OK && link(from, to) != 0 && errno != EEXIST)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", to, strerror(errno));
+    return rc;
+}
+
+/* ---- apt ----------------------------------------------------------- */
+
+typedef struct release {
+    ps_buf sha256, sha512;
+} release;
+
+/* Writes REL (relative to dists/SUITE/) and records it in the Release
+ * lists and in by-hash/. */
+static ps_code apt_index(pub *p, const char *suite, const char *rel, const ps_buf *data,
+                         release *R, ps_error *err)
+{
+    char *path = ps_strdupf("%s/dists/%s/%s", p->tree, suite, rel);
+    ps_hashes h;
+    ps_code rc = path ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = mkdirs_for(path, err);
+    if (rc == PS_OK)
+        rc = write_file(path, data->data ? (const void *)data->data : "", data->len, err);
+    if (rc == PS_OK)
+        rc = ps_hashes_of_mem(data->data ? (const void *)data->data : "", data->len, &h, err);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(&R->sha256, err, " %s %16llu %s\n", h.sha256,
+                            (unsigned long long)h.size, rel);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(&R->sha512, err, " %s %16llu %s\n", h.sha512,
+                            (unsigned long long)h.size, rel);
+    const char *algos[2] = {"SHA256", "SHA512"}, *hex[2] = {h.sha256, h.sha512};
+    char *dir = rc == PS_OK ? strdup(rel) : NULL;
+    if (dir && strrchr(dir, '/'))
+        *strrchr(dir, '/') = '\0';
+    for (int i = 0; rc == PS_OK && i < 2; i++) {
+        char *byhash = ps_strdupf("dists/%s/%s/by-hash/%s/%s", suite, dir, algos[i], hex[i]);
+        char *full = byhash ? tree_path(p, byhash) : NULL;
+        rc = full ? link_in_tree(path, full, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+        if (rc == PS_OK)
+            rc = ps_strv_take(&p->hashfiles, byhash, err), byhash = NULL;
+        free(byhash), free(full);
+    }
+    free(dir), free(path);
+    return rc;
+}
+
+static ps_code append_record(pub *p, const ps_entry *e, ps_buf *out, ps_error *err)
+{
+    char *meta = ps_repo_meta_path(p->r, e->sha256);
+    ps_code rc = meta ? ps_file_read(meta, out, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+    free(meta);
+    return rc;
+}
+
+static ps_code apt_packages(pub *p, const char *suite, const char *comp, const char *arch,
+                            release *R, ps_error *err)
+{
+    ps_buf pk = {0}, gz = {0}, xz = {0};
+    char target[512], rel[512];
+    snprintf(target, sizeof target, "%s/%s", suite, comp);
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < p->r->db.n; i++) {
+        const ps_entry *e = &p->r->db.v[i];
+        if (strcmp(e->kind, "deb") == 0 && strcmp(e->target, target) == 0 &&
+            (strcmp(e->arch, arch) == 0 || strcmp(e->arch, "all") == 0))
+            rc = append_record(p, e, &pk, err);
+    }
+    if (rc == PS_OK)
+        rc = ps_compress(PS_FILTER_GZIP, pk.data ? (const void *)pk.data : "", pk.len, &gz, err);
+    if (rc == PS_OK)
+        rc = ps_compress(PS_FILTER_XZ_LOWMEM, pk.data ? (const void *)pk.data : "", pk.len, &xz,
+                         err);
+    const char *suffix[3] = {"", ".gz", ".xz"};
+    const ps_buf *data[3] = {&pk, &gz, &xz};
+    for (int i = 0; rc == PS_OK && i < 3; i++) {
+        snprintf(rel, sizeof rel, "%s/binary-%s/Packages%s", comp, arch, suffix[i]);
+        rc = apt_index(p, suite, rel, data[i], R, err);
+    }
+    ps_buf_free(&pk), ps_buf_free(&gz), ps_buf_free(&xz);
+    return rc;
+}
+
+static ps_code release_text(pub *p, const char *suite, const release *R, ps_buf *out,
+                            ps_error *err)
+{
+    char date[64], until[64];
+    ps_repo_format_date(p->now, date, sizeof date);
+    ps_repo_format_date(p->now + p->r->valid_secs, until, sizeof until);
+    const char *origin = ps_repo_conf_get(p->r, "Origin");
+    const char *label = ps_repo_conf_get(p->r, "Label");
+    const char *descr = ps_repo_conf_get(p->r, "Description");
+    ps_code rc = ps_buf_appendf(out, err,
+                                "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\nDate: %s\n"
+                                "Valid-Until: %s\nAcquire-By-Hash: yes\nArchitectures:",
+                                origin ? origin : "pkgsmith", label ? label : "pkgsmith", suite,
+                                suite, date, until);
+    for (size_t i = 0; rc == PS_OK && i < p->r->archs.n; i++)
+        rc = ps_buf_appendf(out, err, " %s", p->r->archs.v[i]);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(out, err, "\nComponents:");
+    for (size_t i = 0; rc == PS_OK && i < p->r->components.n; i++)
+        rc = ps_buf_appendf(out, err, " %s", p->r->components.v[i]);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(out, err, "\nDescription: %s\nSHA256:\n%sSHA512:\n%s",
+                            descr ? descr : "packages published by pkgsmith",
+                            (const char *)R->sha256.data, (const char *)R->sha512.data);
+    return rc;
+}
+
+static ps_code sign_to(pub *p, const ps_buf *data, ps_sign_mode mode, const char *path,
+                       ps_error *err)
+{
+    ps_span span = {data->data, data->len};
+    ps_buf sig = {0};
+    ps_code rc = ps_signer_sign(p->signer, &span, 1, mode, &sig, err);
+    if (rc == PS_OK)
+        rc = write_file(path, sig.data, sig.len, err);
+    ps_buf_free(&sig);
+    return rc;
+}
+
+static ps_code apt_suite(pub *p, const char *suite, ps_error *err)
+{
+    release R = {{0}, {0}};
+    ps_buf text = {0};
+    ps_code rc = PS_OK;
+    for (size_t c = 0; rc == PS_OK && c < p->r->components.n; c++)
+        for (size_t a = 0; rc == PS_OK && a < p->r->archs.n; a++)
+            rc = apt_packages(p, suite, p->r->components.v[c], p->r->archs.v[a], &R, err);
+    if (rc == PS_OK)
+        rc = release_text(p, suite, &R, &text, err);
+    char *base = ps_strdupf("%s/dists/%s/", p->tree, suite);
+    char *rel = base ? ps_strdupf("%sRelease", base) : NULL;
+    char *inrel = base ? ps_strdupf("%sInRelease", base) : NULL;
+    char *gpg = base ? ps_strdupf("%sRelease.gpg", base) : NULL;
+    if (rc == PS_OK && (!rel || !inrel || !gpg))
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = write_file(rel, text.data, text.len, err);
+    if (rc == PS_OK)
+        rc = sign_to(p, &text, PS_SIGN_CLEAR, inrel, err);
+    if (rc == PS_OK)
+        rc = sign_to(p, &text, PS_SIGN_DETACHED_ARMOR, gpg, err);
+    free(base), free(rel), free(inrel), free(gpg);
+    ps_buf_free(&text), ps_buf_free(&R.sha256), ps_buf_free(&R.sha512);
+    return rc;
+}
+
+/* ---- rpm ----------------------------------------------------------- */
+
+static const char *const MD_NAMES[3] = {"primary", "filelists", "other"};
+static const cr_XmlFileType MD_TYPES[3] = {CR_XMLFILE_PRIMARY, CR_XMLFILE_FILELISTS,
+                                           CR_XMLFILE_OTHER};
+
+typedef struct rpm_md {
+    char *path[3];
+    cr_XmlFile *f[3];
+    cr_ContentStat *stat[3];
+} rpm_md;
+
+static ps_code gerror(GError **gerr, const char *what, ps_error *err)
+{
+    ps_code rc = ps_error_set(err, PS_ELIB, "%s: createrepo_c: %s", what,
+                              *gerr ? (*gerr)->message : "failed");
+    if (*gerr)
+        g_clear_error(gerr);
+    return rc;
+}
+
+static ps_code md_open(rpm_md *m, const char *dir, long count, ps_error *err)
+{
+    GError *gerr = NULL;
+    for (int i = 0; i < 3; i++) {
+        m->path[i] = ps_strdupf("%s/%s.xml.gz", dir, MD_NAMES[i]);
+        m->stat[i] = cr_contentstat_new(CR_CHECKSUM_SHA256, &gerr);
+        if (m->path[i] == NULL || m->stat[i] == NULL)
+            return gerror(&gerr, dir, err);
+        m->f[i] = cr_xmlfile_sopen(m->path[i], MD_TYPES[i], CR_CW_GZ_COMPRESSION, m->stat[i],
+                                   &gerr);
+        if (m->f[i] == NULL || cr_xmlfile_set_num_of_pkgs(m->f[i], count, &gerr) != CRE_OK)
+            return gerror(&gerr, m->path[i], err);
+    }
+    return PS_OK;
+}
+
+static ps_code md_close(rpm_md *m, ps_error *err)
+{
+    ps_code rc = PS_OK;
+    GError *gerr = NULL;
+    for (int i = 0; i < 3; i++) {
+        if (m->f[i] && cr_xmlfile_close(m->f[i], &gerr) != CRE_OK && rc == PS_OK)
+            rc = gerror(&gerr, m->path[i], err);
+        m->f[i] = NULL;
+    }
+    return rc;
+}
+
+static void md_free(rpm_md *m)
+{
+    ps_error ignored = {0};
+    md_close(m, &ignored);
+    for (int i = 0; i < 3; i++) {
+        free(m->path[i]);
+        if (m->stat[i])
+            cr_contentstat_free(m->stat[i], NULL);
+    }
+}
+
+static ps_code md_add(rpm_md *m, pub *p, const ps_entry *e, ps_error *err)
+{
+    ps_buf rec = {0};
+    ps_code rc = append_record(p, e, &rec, err);
+    const char *chunk = (const char *)rec.data;
+    GError *gerr = NULL;
+    for (int i = 0; rc == PS_OK && i < 3; i++) {
+        if (chunk == NULL || chunk >= (const char *)rec.data + rec.len) {
+            rc = ps_error_set(err, PS_EIO, "%s/meta/%.2s/%s: damaged record", p->r->root,
+                              e->sha256, e->sha256);
+            break;
+        }
+        if (cr_xmlfile_add_chunk(m->f[i], chunk, &gerr) != CRE_OK)
+            rc = gerror(&gerr, m->path[i], err);
+        chunk += strlen(chunk) + 1;
+    }
+    ps_buf_free(&rec);
+    return rc;
+}
+
+static ps_code md_records(rpm_md *m, pub *p, const char *repo, cr_Repomd *md, ps_error *err)
+{
+    GError *gerr = NULL;
+    for (int i = 0; i < 3; i++) {
+        cr_RepomdRecord *rec = cr_repomd_record_new(MD_NAMES[i], m->path[i]);
+        if (rec == NULL)
+            return ps_error_set(err, PS_ENOMEM, "out of memory");
+        cr_repomd_record_load_contentstat(rec, m->stat[i]);
+        cr_repomd_record_set_timestamp(rec, p->now);
+        if (cr_repomd_record_fill(rec, CR_CHECKSUM_SHA256, &gerr) != CRE_OK ||
+            cr_repomd_record_rename_file(rec, &gerr) != CRE_OK) {
+            cr_repomd_record_free(rec);
+            return gerror(&gerr, m->path[i], err);
+        }
+        char *rel = ps_strdupf("rpm/%s/%s", repo, rec->location_href);
+        cr_repomd_set_record(md, rec);
+        if (rel == NULL || ps_strv_take(&p->hashfiles, rel, err) != PS_OK)
+            return ps_error_set(err, PS_ENOMEM, "out of memory");
+    }
+    return PS_OK;
+}
+
+static ps_code rpm_repomd(pub *p, const char *dir, cr_Repomd *md, ps_error *err)
+{
+    char rev[32];
+    snprintf(rev, sizeof rev, "%ld", p->now);
+    cr_repomd_set_revision(md, rev);
+    cr_repomd_sort_records(md);
+    GError *gerr = NULL;
+    char *xml = cr_xml_dump_repomd(md, &gerr);
+    if (xml == NULL)
+        return gerror(&gerr, dir, err);
+    ps_buf b = {0};
+    char *path = ps_strdupf("%s/repomd.xml", dir), *asc = ps_strdupf("%s/repomd.xml.asc", dir);
+    ps_code rc = path && asc ? ps_buf_append(&b, xml, strlen(xml), err)
+                             : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = write_file(path, b.data, b.len, err);
+    if (rc == PS_OK)
+        rc = sign_to(p, &b, PS_SIGN_DETACHED_ARMOR, asc, err);
+    g_free(xml);
+    ps_buf_free(&b);
+    free(path), free(asc);
+    return rc;
+}
+
+static ps_code rpm_repo(pub *p, const char *repo, ps_error *err)
+{
+    char *dir = ps_strdupf("%s/rpm/%s/repodata", p->tree, repo);
+    char *pool = ps_strdupf("%s/rpm/%s/pool", p->tree, repo);
+    rpm_md m = {{0}, {0}, {0}};
+    cr_Repomd *md = cr_repomd_new();
+    long count = 0;
+    ps_code rc = dir && pool && md ? ps_mkdir_p(dir, 0755, err)
+                                   : ps_error_set(err, PS_ENOMEM, "out of memory");
+    /* hrefs are pool/..., resolved through this link to the tree's pool. */
+    if (rc == PS_OK && symlink("../../pool", pool) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", pool, strerror(errno));
+    for (size_t i = 0; i < p->r->db.n; i++)
+        count += strcmp(p->r->db.v[i].kind, "rpm") == 0 && strcmp(p->r->db.v[i].target, repo) == 0;
+    if (rc == PS_OK)
+        rc = md_open(&m, dir, count, err);
+    for (size_t i = 0; rc == PS_OK && i < p->r->db.n; i++) {
+        const ps_entry *e = &p->r->db.v[i];
+        if (strcmp(e->kind, "rpm") == 0 && strcmp(e->target, repo) == 0)
+            rc = md_add(&m, p, e, err);
+    }
+    if (rc == PS_OK)
+        rc = md_close(&m, err);
+    if (rc == PS_OK)
+        rc = md_records(&m, p, repo, md, err);
+    if (rc == PS_OK)
+        rc = rpm_repomd(p, dir, md, err);
+    md_free(&m);
+    if (md)
+        cr_repomd_free(md);
+    free(dir), free(pool);
+    return rc;
+}
+
+/* ---- the generation ------------------------------------------------ */
+
+static ps_code export_key(pub *p, ps_error *err)
+{
+    const char *org = ps_repo_conf_get(p->r, "Org");
+    char *path = ps_strdupf("%s/keys/%s-archive-keyring.asc", p->tree, org ? org : "pkgsmith");
+    ps_buf key = {0};
+    ps_code rc = path ? mkdirs_for(path, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_signer_export_public(p->signer, &key, err);
+    if (rc == PS_OK)
+        rc = write_file(path, key.data, key.len, err);
+    ps_buf_free(&key);
+    free(path);
+    return rc;
+}
+
+/* A client that read InRelease (or repomd.xml) of an earlier generation
+ * must still find the indices it names: the hash-named files of the last
+ * Keep-Generations - 1 generations are linked into this one. */
+static ps_code carry_hashfiles(pub *p, const long *gens, size_t n, ps_error *err)
+{
+    ps_code rc = PS_OK;
+    size_t first = n > (size_t)p->r->keep - 1 ? n - ((size_t)p->r->keep - 1) : 0;
+    for (size_t g = first; rc == PS_OK && g < n; g++) {
+        char *list = ps_strdupf("%s/generations/%ld/hashfiles", p->r->root, gens[g]);
+        ps_buf b = {0};
+        rc = list ? (ps_path_exists(list) ? ps_file_read(list, &b, err) : PS_OK) : PS_ENOMEM;
+        char *save = NULL;
+        for (char *l = b.data ? strtok_r((char *)b.data, "\n", &save) : NULL; rc == PS_OK && l;
+             l = strtok_r(NULL, "\n", &save)) {
+            char *from = ps_strdupf("%s/generations/%ld/tree/%s", p->r->root, gens[g], l);
+            char *to = tree_path(p, l);
+            if (from && to && ps_path_exists(from) && !ps_path_exists(to))
+                rc = link_in_tree(from, to, err);
+            free(from), free(to);
+        }
+        ps_buf_free(&b);
+        free(list);
+    }
+    return rc;
+}
+
+static ps_code write_state(pub *p, ps_error *err)
+{
+    char *snap = ps_strdupf("%s/packages", p->dir), *hf = ps_strdupf("%s/hashfiles", p->dir);
+    char *info = ps_strdupf("%s/info", p->dir);
+    ps_buf b = {0};
+    char date[64], until[64];
+    ps_repo_format_date(p->now, date, sizeof date);
+    ps_repo_format_date(p->now + p->r->valid_secs, until, sizeof until);
+    ps_code rc = snap && hf && info ? ps_entries_save(snap, &p->r->db, err)
+                                    : ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == PS_OK && i < p->hashfiles.n; i++)
+        rc = ps_buf_appendf(&b, err, "%s\n", p->hashfiles.v[i]);
+    if (rc == PS_OK)
+        rc = write_file(hf, b.data ? (const void *)b.data : "", b.len, err);
+    ps_buf_free(&b);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(&b, err,
+                            "Generation: %ld\nDate: %s\nValid-Until: %s\nPackages: %zu\n"
+                            "Signed-By: %s\n",
+                            p->gen, date, until, p->r->db.n, ps_signer_fpr(p->signer));
+    if (rc == PS_OK)
+        rc = write_file(info, b.data, b.len, err);
+    ps_buf_free(&b);
+    free(snap), free(hf), free(info);
+    return rc;
+}
+
+/* Everything below generations/.tmp-* is what a crashed publish left. */
+static ps_code clean_stale(ps_repo *r, ps_error *err)
+{
+    char *gens = ps_repo_path(r, "generations");
+    DIR *d = gens ? opendir(gens) : NULL;
+    ps_code rc = d ? PS_OK : ps_error_set(err, PS_EIO, "%s: %s", gens ? gens : "generations",
+                                          strerror(errno));
+    for (struct dirent *de; rc == PS_OK && (de = readdir(d));) {
+        if (strncmp(de->d_name, ".tmp-", 5) != 0)
+            continue;
+        char *path = ps_strdupf("%s/%s", gens, de->d_name);
+        rc = path ? ps_rm_rf(path, err) : PS_ENOMEM;
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(gens);
+    return rc;
+}
+
+static ps_code build_tree(pub *p, const long *gens, size_t n, ps_error *err)
+{
+    char *pool = tree_path(p, "pool");
+    ps_code rc = pool ? ps_mkdir_p(p->tree, 0755, err) : PS_ENOMEM;
+    if (rc == PS_OK && symlink("../../../pool", pool) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", pool, strerror(errno));
+    free(pool);
+    for (size_t s = 0; rc == PS_OK && s < p->r->suites.n; s++)
+        rc = apt_suite(p, p->r->suites.v[s], err);
+    for (size_t s = 0; rc == PS_OK && s < p->r->rpm_repos.n; s++)
+        rc = rpm_repo(p, p->r->rpm_repos.v[s], err);
+    if (rc == PS_OK)
+        rc = export_key(p, err);
+    if (rc == PS_OK)
+        rc = carry_hashfiles(p, gens, n, err);
+    if (rc == PS_OK)
+        rc = write_state(p, err);
+    return rc;
+}
+
+/* Makes the finished directory generation N, then the served one. */
+static ps_code commit(pub *p, ps_error *err)
+{
+    char *final = ps_repo_gen_path(p->r, p->gen);
+    char *gens = ps_repo_path(p->r, "generations");
+    char *link = ps_repo_path(p->r, "public");
+    char *target = ps_strdupf("generations/%ld/tree", p->gen);
+    ps_code rc = final && gens && link && target ? PS_OK : PS_ENOMEM;
+    int fd = rc == PS_OK ? open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    /* One syncfs instead of an fsync per file and directory. */
+    if (rc == PS_OK && (fd < 0 || syncfs(fd) != 0))
+        rc = ps_error_set(err, PS_EIO, "%s: sync: %s", p->dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (rc == PS_OK && rename(p->dir, final) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", final, strerror(errno));
+    if (rc == PS_OK)
+        rc = ps_fsync_dir(gens, err);
+    if (rc == PS_OK)
+        rc = ps_symlink_replace(target, link, err);
+    free(final), free(gens), free(link), free(target);
+    return rc;
+}
+
+/* ---- pruning ------------------------------------------------------- */
+
+static ps_code snapshot_shas(const ps_repo *r, long gen, GHashTable *into, ps_error *err)
+{
+    char *path = ps_strdupf("%s/generations/%ld/packages", r->root, gen);
+    ps_entries e = {0};
+    ps_code rc = path ? ps_entries_load(path, &e, err) : PS_ENOMEM;
+    for (size_t i = 0; rc == PS_OK && i < e.n; i++)
+        g_hash_table_add(into, strdup(e.v[i].sha256));
+    ps_entries_free(&e);
+    free(path);
+    return rc;
+}
+
+static void gc_pool(ps_repo *r, GHashTable *candidates, GHashTable *keep)
+{
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, candidates);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        const char *sha = key;
+        if (g_hash_table_contains(keep, sha))
+            continue;
+        char *dir = ps_strdupf("%s/pool/%.2s/%s", r->root, sha, sha);
+        char *meta = ps_repo_meta_path(r, sha);
+        if (dir)
+            ps_rm_rf(dir, NULL); /* best effort: a leftover is re-collected later */
+        if (meta)
+            unlink(meta);
+        free(dir), free(meta);
+    }
+}
+
+/* Keeps the newest Keep-Generations generations; package files that no
+ * kept generation and not the working set use leave the pool. */
+static ps_code prune(ps_repo *r, size_t *pruned, ps_error *err)
+{
+    long *gens = NULL, cur = ps_repo_current(r);
+    size_t n = 0;
+    ps_code rc = ps_repo_list_gens(r, &gens, &n, err);
+    GHashTable *cand = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    GHashTable *keep = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    size_t drop = rc == PS_OK && n > (size_t)r->keep ? n - (size_t)r->keep : 0;
+    *pruned = 0;
+    for (size_t i = 0; rc == PS_OK && i < drop; i++) {
+        if (gens[i] == cur)
+            continue;
+        char *dir = ps_repo_gen_path(r, gens[i]);
+        rc = dir ? snapshot_shas(r, gens[i], cand, err) : PS_ENOMEM;
+        if (rc == PS_OK)
+            rc = ps_rm_rf(dir, err);
+        free(dir);
+        *pruned += rc == PS_OK;
+    }
+    if (rc == PS_OK && g_hash_table_size(cand) > 0) {
+        for (size_t i = 0; i < r->db.n; i++)
+            g_hash_table_add(keep, strdup(r->db.v[i].sha256));
+        for (size_t i = drop; rc == PS_OK && i < n; i++)
+            rc = snapshot_shas(r, gens[i], keep, err);
+        if (rc == PS_OK)
+            gc_pool(r, cand, keep);
+    }
+    g_hash_table_destroy(cand);
+    g_hash_table_destroy(keep);
+    free(gens);
+    return rc;
+}
+
+ps_code ps_repo_publish(ps_repo *r, ps_repo_published *out, ps_error *err)
+{
+    pub p = {.r = r, .now = (long)time(NULL)};
+    long *gens = NULL;
+    size_t n = 0;
+    memset(out, 0, sizeof *out);
+    if (r->lockfd < 0)
+        return ps_error_set(err, PS_EINPUT, "publish needs the repository opened for writing");
+    /* The key first: a missing secret key must fail before any writing. */
+    p.signer = ps_signer_new(ps_repo_gnupg_home(r), ps_repo_key(r), err);
+    ps_code rc = p.signer ? clean_stale(r, err) : PS_EKEY;
+    if (rc == PS_OK)
+        rc = ps_repo_list_gens(r, &gens, &n, err);
+    p.gen = (n ? gens[n - 1] : 0) + 1;
+    if (p.gen <= ps_repo_current(r))
+        p.gen = ps_repo_current(r) + 1;
+    char *parent = rc == PS_OK ? ps_repo_path(r, "generations") : NULL;
+    if (rc == PS_OK && (parent == NULL || (p.dir = ps_mkdtemp_in(parent, ".tmp-", err)) == NULL))
+        rc = err && err->code ? err->code : PS_ENOMEM;
+    if (rc == PS_OK && (p.tree = ps_strdupf("%s/tree", p.dir)) == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = build_tree(&p, gens, n, err);
+    if (rc == PS_OK)
+        rc = commit(&p, err);
+    if (rc != PS_OK && p.dir)
+        ps_rm_rf(p.dir, NULL); /* never visible; the old generation stays served */
+    if (rc == PS_OK) {
+        out->generation = p.gen;
+        out->packages = r->db.n;
+        ps_repo_format_date(p.now, out->date, sizeof out->date);
+        ps_repo_format_date(p.now + r->valid_secs, out->valid_until, sizeof out->valid_until);
+        snprintf(out->fpr, sizeof out->fpr, "%s", ps_signer_fpr(p.signer));
+        rc = prune(r, &out->pruned, err);
+    }
+    ps_signer_free(p.signer);
+    ps_strv_free(&p.hashfiles);
+    free(parent), free(p.dir), free(p.tree), free(gens);
+    return rc;
+}

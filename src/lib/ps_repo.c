@@ -1,0 +1,843 @@
+/* ps_repo.c - configuration, working set, pool: init, open, add, remove,
+ * list, generations, rollback.  Publishing is in ps_publish.c,
+ * verification in ps_repo_verify.c. */
+#include "ps_repo_priv.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "ps_pkginfo.h"
+
+/* ---- small helpers ------------------------------------------------- */
+
+char *ps_repo_path(const ps_repo *r, const char *rel)
+{
+    return ps_strdupf("%s/%s", r->root, rel);
+}
+
+char *ps_repo_meta_path(const ps_repo *r, const char *sha256)
+{
+    return ps_strdupf("%s/meta/%.2s/%s", r->root, sha256, sha256);
+}
+
+char *ps_repo_gen_path(const ps_repo *r, long gen)
+{
+    return ps_strdupf("%s/generations/%ld", r->root, gen);
+}
+
+void ps_repo_format_date(long t, char *out, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, n, "%a, %d %b %Y %H:%M:%S UTC", &tm);
+}
+
+/* Names that become path components: no '/', no leading dot. */
+static int valid_name(const char *s)
+{
+    if (s == NULL || *s == '\0' || *s == '.' || *s == '-')
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-' && *s != '_' && *s != '+')
+            return 0;
+    return 1;
+}
+
+static ps_code split_words(const char *value, ps_strv *out, const char *what, ps_error *err)
+{
+    char *copy = strdup(value ? value : ""), *save = NULL;
+    if (copy == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    ps_code rc = PS_OK;
+    for (char *w = strtok_r(copy, " \t\n,", &save); rc == PS_OK && w;
+         w = strtok_r(NULL, " \t\n,", &save))
+        rc = valid_name(w) ? ps_strv_add(out, w, err)
+                           : ps_error_set(err, PS_EINPUT, "%s: invalid name '%s'", what, w);
+    free(copy);
+    return rc;
+}
+
+static int strv_has(const ps_strv *sv, const char *s)
+{
+    for (size_t i = 0; s && i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- entries (db/packages) ----------------------------------------- */
+
+static void entry_free(ps_entry *x)
+{
+    free(x->kind), free(x->target), free(x->name), free(x->version);
+    free(x->arch), free(x->sha256), free(x->href);
+    memset(x, 0, sizeof *x);
+}
+
+void ps_entries_free(ps_entries *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        entry_free(&e->v[i]);
+    free(e->v);
+    memset(e, 0, sizeof *e);
+}
+
+static ps_code entries_push(ps_entries *e, ps_entry *x, ps_error *err)
+{
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        ps_entry *v = realloc(e->v, cap * sizeof *v);
+        if (v == NULL)
+            return ps_error_set(err, PS_ENOMEM, "out of memory");
+        e->v = v;
+        e->cap = cap;
+    }
+    e->v[e->n++] = *x;
+    return PS_OK;
+}
+
+static ps_code parse_entry(char *line, const char *path, size_t lineno, ps_entry *x,
+                           ps_error *err)
+{
+    char *f[8];
+    size_t n = 0;
+    for (char *p = line; n < 8 && p; n++)
+        f[n] = strsep(&p, "\t");
+    if (n != 8 || strlen(f[5]) != 64 || strncmp(f[6], "", 1) == 0)
+        return ps_error_set(err, PS_EINPUT, "%s:%zu: damaged line (want 8 tab-separated fields)",
+                            path, lineno);
+    char *end = NULL;
+    x->size = strtoull(f[6], &end, 10);
+    x->kind = strdup(f[0]), x->target = strdup(f[1]), x->name = strdup(f[2]);
+    x->version = strdup(f[3]), x->arch = strdup(f[4]), x->sha256 = strdup(f[5]);
+    x->href = strdup(f[7]);
+    if (!x->kind || !x->target || !x->name || !x->version || !x->arch || !x->sha256 || !x->href)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    return PS_OK;
+}
+
+ps_code ps_entries_load(const char *path, ps_entries *out, ps_error *err)
+{
+    ps_buf b = {0};
+    ps_code rc = ps_path_exists(path) ? ps_file_read(path, &b, err) : PS_OK;
+    char *save = NULL, *text = (char *)b.data;
+    size_t lineno = 0;
+    for (char *l = text ? strtok_r(text, "\n", &save) : NULL; rc == PS_OK && l;
+         l = strtok_r(NULL, "\n", &save)) {
+        ps_entry x = {0};
+        lineno++;
+        rc = parse_entry(l, path, lineno, &x, err);
+        if (rc == PS_OK)
+            rc = entries_push(out, &x, err);
+        if (rc != PS_OK)
+            entry_free(&x);
+    }
+    ps_buf_free(&b);
+    return rc;
+}
+
+ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err)
+{
+    ps_buf b = {0};
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < e->n; i++) {
+        const ps_entry *x = &e->v[i];
+        rc = ps_buf_appendf(&b, err, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%s\n", x->kind, x->target,
+                            x->name, x->version, x->arch, x->sha256,
+                            (unsigned long long)x->size, x->href);
+    }
+    if (rc == PS_OK)
+        rc = ps_file_write_atomic(path, b.data ? (const void *)b.data : "", b.len, 0644, err);
+    ps_buf_free(&b);
+    return rc;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const ps_entry *x = a, *y = b;
+    int c = strcmp(x->kind, y->kind);
+    if (c == 0)
+        c = strcmp(x->target, y->target);
+    if (c == 0)
+        c = strcmp(x->name, y->name);
+    if (c == 0)
+        c = strcmp(x->version, y->version);
+    if (c == 0)
+        c = strcmp(x->arch, y->arch);
+    return c;
+}
+
+void ps_entries_sort(ps_entries *e)
+{
+    if (e->n > 1)
+        qsort(e->v, e->n, sizeof *e->v, entry_cmp);
+}
+
+/* ---- configuration ------------------------------------------------- */
+
+static const char *const CONF_FIELDS[] = {
+    "Origin", "Label", "Description", "Suites", "Components", "Architectures", "Rpm-Repos",
+    "Signing-Key", "GnuPG-Home", "Valid-Days", "Keep-Generations", "Base-URL", "Org",
+    "Package-Keys", "Require-Signed-Packages", NULL};
+
+static ps_code conf_check_fields(const ps_repo *r, const char *path, ps_error *err)
+{
+    for (size_t f = 0; f < ps_deb822_nfields(r->conf, 0); f++) {
+        const char *name = ps_deb822_name_at(r->conf, 0, f);
+        int known = 0;
+        for (size_t k = 0; CONF_FIELDS[k]; k++)
+            known |= strcasecmp(name, CONF_FIELDS[k]) == 0;
+        if (!known)
+            return ps_error_set(err, PS_EINPUT, "%s:%u: unknown field '%s'", path,
+                                ps_deb822_field_line(r->conf, 0, name), name);
+    }
+    return PS_OK;
+}
+
+static ps_code conf_number(const ps_repo *r, const char *path, const char *field, long def,
+                           long min, long *out, ps_error *err)
+{
+    const char *v = ps_deb822_get(r->conf, 0, field);
+    char *end = NULL;
+    *out = v ? strtol(v, &end, 10) : def;
+    if (v && (end == v || *end != '\0' || *out < min))
+        return ps_error_set(err, PS_EINPUT, "%s:%u: %s must be a number >= %ld, not '%s'", path,
+                            ps_deb822_field_line(r->conf, 0, field), field, min, v);
+    return PS_OK;
+}
+
+static ps_code conf_load(ps_repo *r, ps_error *err)
+{
+    char *path = ps_repo_path(r, "repo.conf");
+    long keep = 0;
+    ps_code rc = path ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && !ps_path_exists(path))
+        rc = ps_error_set(err, PS_EINPUT, "%s: no repository here (run 'pkgsmith repo init')",
+                          path);
+    if (rc == PS_OK && (r->conf = ps_deb822_parse_file(path, err)) == NULL)
+        rc = PS_EINPUT;
+    if (rc == PS_OK && ps_deb822_count(r->conf) != 1)
+        rc = ps_error_set(err, PS_EINPUT, "%s: want exactly one stanza", path);
+    if (rc == PS_OK)
+        rc = conf_check_fields(r, path, err);
+    static const char *const required[] = {"Suites", "Components", "Architectures",
+                                           "Signing-Key"};
+    for (size_t i = 0; rc == PS_OK && i < 4; i++)
+        if (ps_deb822_get(r->conf, 0, required[i]) == NULL)
+            rc = ps_error_set(err, PS_EINPUT, "%s: field %s is missing", path, required[i]);
+    if (rc == PS_OK)
+        rc = split_words(ps_deb822_get(r->conf, 0, "Suites"), &r->suites, path, err);
+    if (rc == PS_OK)
+        rc = split_words(ps_deb822_get(r->conf, 0, "Components"), &r->components, path, err);
+    if (rc == PS_OK)
+        rc = split_words(ps_deb822_get(r->conf, 0, "Architectures"), &r->archs, path, err);
+    if (rc == PS_OK)
+        rc = split_words(ps_deb822_get(r->conf, 0, "Rpm-Repos"), &r->rpm_repos, path, err);
+    if (rc == PS_OK && (r->suites.n == 0 || r->components.n == 0 || r->archs.n == 0))
+        rc = ps_error_set(err, PS_EINPUT, "%s: Suites, Components and Architectures need a value",
+                          path);
+    if (rc == PS_OK)
+        rc = conf_number(r, path, "Valid-Days", 7, 1, &r->valid_secs, err);
+    if (rc == PS_OK)
+        rc = conf_number(r, path, "Keep-Generations", 5, 2, &keep, err);
+    r->valid_secs *= 86400;
+    r->keep = (int)keep;
+    free(path);
+    return rc;
+}
+
+/* Package-Keys: whitespace-separated key files (any path). */
+static ps_code conf_package_keys(ps_repo *r, ps_error *err)
+{
+    const char *v = ps_deb822_get(r->conf, 0, "Package-Keys");
+    const char *req = ps_deb822_get(r->conf, 0, "Require-Signed-Packages");
+    r->require_signed = req && (strcasecmp(req, "yes") == 0 || strcasecmp(req, "true") == 0);
+    char *copy = strdup(v ? v : ""), *save = NULL;
+    ps_code rc = copy ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (char *w = copy ? strtok_r(copy, " \t\n", &save) : NULL; rc == PS_OK && w;
+         w = strtok_r(NULL, " \t\n", &save))
+        rc = ps_strv_add(&r->package_keys, w, err);
+    free(copy);
+    if (rc == PS_OK && r->require_signed && r->package_keys.n == 0)
+        rc = ps_error_set(err, PS_EINPUT,
+                          "%s/repo.conf: Require-Signed-Packages needs Package-Keys", r->root);
+    return rc;
+}
+
+/* ---- init ---------------------------------------------------------- */
+
+static ps_code conf_list(ps_buf *b, const char *field, const char *const *v, size_t n,
+                         const char *def, ps_error *err)
+{
+    ps_code rc = ps_buf_appendf(b, err, "%s:", field);
+    for (size_t i = 0; rc == PS_OK && i < n; i++)
+        rc = valid_name(v[i]) ? ps_buf_appendf(b, err, " %s", v[i])
+                              : ps_error_set(err, PS_EINPUT, "%s: invalid name '%s'", field, v[i]);
+    if (rc == PS_OK && n == 0 && def)
+        rc = ps_buf_appendf(b, err, " %s", def);
+    return rc == PS_OK ? ps_buf_append(b, "\n", 1, err) : rc;
+}
+
+static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *err)
+{
+    const char *org = o->org ? o->org : "pkgsmith";
+    ps_code rc = ps_buf_appendf(
+        b, err,
+        "# pkgsmith repository configuration (deb822); see 'pkgsmith help repo'.\n"
+        "Origin: %s\nLabel: %s\n",
+        o->origin ? o->origin : org, o->label ? o->label : org);
+    if (rc == PS_OK)
+        rc = conf_list(b, "Suites", o->suites, o->nsuites, "stable", err);
+    if (rc == PS_OK)
+        rc = conf_list(b, "Components", o->components, o->ncomponents, "main", err);
+    if (rc == PS_OK)
+        rc = conf_list(b, "Architectures", o->archs, o->narchs, "amd64 arm64", err);
+    if (rc == PS_OK)
+        rc = conf_list(b, "Rpm-Repos", o->rpm_repos, o->nrpm_repos,
+                       o->nsuites ? o->suites[0] : "stable", err);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(b, err,
+                            "# The OpenPGP key that signs Release, InRelease and repomd.xml.\n"
+                            "Signing-Key: %s\n%s%s%s"
+                            "# Release files expire this many days after a publish.\n"
+                            "Valid-Days: %ld\n"
+                            "# Published generations kept (for rollback and for by-hash).\n"
+                            "Keep-Generations: %d\n"
+                            "# Where clients reach public/ (for the client setup package).\n"
+                            "Base-URL: %s\nOrg: %s\n"
+                            "# Keys that packages may be signed with, and whether they must be:\n"
+                            "# Package-Keys: /etc/pkgsmith/keys/grafana.asc\n"
+                            "# Require-Signed-Packages: no\n",
+                            o->key, o->gnupg_home ? "GnuPG-Home: " : "",
+                            o->gnupg_home ? o->gnupg_home : "", o->gnupg_home ? "\n" : "",
+                            o->valid_days > 0 ? o->valid_days : 7, o->keep > 0 ? o->keep : 5,
+                            o->url ? o->url : "http://localhost", org);
+    return rc;
+}
+
+ps_code ps_repo_init(const char *root, const ps_repo_init_opts *o, ps_error *err)
+{
+    if (o->key == NULL || *o->key == '\0')
+        return ps_error_set(err, PS_EKEY, "no signing key: pass --key FPR or set "
+                                          "PKGSMITH_SIGNING_KEY");
+    if (o->org && !valid_name(o->org))
+        return ps_error_set(err, PS_EINPUT, "--org: invalid name '%s'", o->org);
+    if (o->keep != 0 && o->keep < 2)
+        return ps_error_set(err, PS_EINPUT, "--keep must be at least 2 (the current generation "
+                                            "and one to roll back to)");
+    char *conf = ps_strdupf("%s/repo.conf", root);
+    ps_buf text = {0};
+    ps_code rc = conf ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && ps_path_exists(conf))
+        rc = ps_error_set(err, PS_EINPUT, "%s already exists: this is a repository already",
+                          conf);
+    if (rc == PS_OK)
+        rc = init_conf_text(o, &text, err);
+    static const char *const dirs[] = {"db", "pool", "meta", "generations", "tmp"};
+    for (size_t i = 0; rc == PS_OK && i < 5; i++) {
+        char *d = ps_strdupf("%s/%s", root, dirs[i]);
+        rc = d ? ps_mkdir_p(d, 0755, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+        free(d);
+    }
+    if (rc == PS_OK)
+        rc = ps_file_write_atomic(conf, text.data, text.len, 0644, err);
+    ps_buf_free(&text);
+    free(conf);
+    return rc;
+}
+
+/* ---- open ---------------------------------------------------------- */
+
+static ps_code clean_tmp(ps_repo *r, ps_error *err)
+{
+    char *tmp = ps_repo_path(r, "tmp");
+    ps_code rc = tmp ? ps_rm_rf(tmp, err) : PS_ENOMEM;
+    if (rc == PS_OK)
+        rc = ps_mkdir_p(tmp, 0755, err);
+    free(tmp);
+    return rc;
+}
+
+ps_repo *ps_repo_open(const char *root, int write, int wait_seconds, ps_error *err)
+{
+    ps_repo *r = calloc(1, sizeof *r);
+    if (r == NULL || (r->root = strdup(root)) == NULL) {
+        free(r);
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    r->lockfd = -1;
+    ps_code rc = conf_load(r, err);
+    if (rc == PS_OK)
+        rc = conf_package_keys(r, err);
+    if (rc == PS_OK && write) {
+        char *lock = ps_repo_path(r, "lock");
+        rc = lock ? ps_lock(lock, wait_seconds, &r->lockfd, err) : PS_ENOMEM;
+        free(lock);
+        if (rc == PS_OK)
+            rc = clean_tmp(r, err);
+    }
+    char *db = rc == PS_OK ? ps_repo_path(r, "db/packages") : NULL;
+    if (rc == PS_OK)
+        rc = db ? ps_entries_load(db, &r->db, err) : PS_ENOMEM;
+    free(db);
+    if (rc != PS_OK) {
+        ps_repo_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void ps_repo_free(ps_repo *r)
+{
+    if (r == NULL)
+        return;
+    if (r->lockfd >= 0)
+        close(r->lockfd);
+    ps_deb822_free(r->conf);
+    ps_strv_free(&r->suites);
+    ps_strv_free(&r->components);
+    ps_strv_free(&r->archs);
+    ps_strv_free(&r->rpm_repos);
+    ps_strv_free(&r->package_keys);
+    ps_entries_free(&r->db);
+    free(r->root);
+    free(r);
+}
+
+const char *ps_repo_root(const ps_repo *r) { return r->root; }
+const char *ps_repo_conf_get(const ps_repo *r, const char *f) { return ps_deb822_get(r->conf, 0, f); }
+const char *ps_repo_key(const ps_repo *r) { return ps_deb822_get(r->conf, 0, "Signing-Key"); }
+const ps_strv *ps_repo_suites(const ps_repo *r) { return &r->suites; }
+const ps_strv *ps_repo_components(const ps_repo *r) { return &r->components; }
+const ps_strv *ps_repo_rpm_repos(const ps_repo *r) { return &r->rpm_repos; }
+
+const char *ps_repo_gnupg_home(const ps_repo *r)
+{
+    const char *h = ps_deb822_get(r->conf, 0, "GnuPG-Home");
+    return h && *h ? h : NULL;
+}
+
+size_t ps_repo_count(const ps_repo *r)
+{
+    return r->db.n;
+}
+
+ps_repo_pkg ps_repo_pkg_at(const ps_repo *r, size_t i)
+{
+    const ps_entry *x = &r->db.v[i];
+    return (ps_repo_pkg){x->kind, x->target, x->name, x->version, x->arch, x->sha256, x->href,
+                         x->size};
+}
+
+/* ---- add ----------------------------------------------------------- */
+
+void ps_repo_added_list_free(ps_repo_added_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        ps_repo_added *a = &l->v[i];
+        free(a->path), free(a->name), free(a->version), free(a->arch);
+        free(a->target), free(a->href);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static ps_code resolve_target(const ps_repo *r, const ps_pkginfo *p, const ps_repo_target *t,
+                              char **out, ps_error *err)
+{
+    if (ps_pkginfo_kind(p) == PS_PKG_RPM) {
+        const char *repo = t->rpm_repo ? t->rpm_repo : r->rpm_repos.n ? r->rpm_repos.v[0] : NULL;
+        if (repo == NULL || !strv_has(&r->rpm_repos, repo))
+            return ps_error_set(err, PS_EINPUT, "%s: rpm repo '%s' is not in Rpm-Repos of %s/repo.conf",
+                                ps_pkginfo_filename(p), repo ? repo : "(none)", r->root);
+        *out = strdup(repo);
+    } else {
+        const char *s = t->suite ? t->suite : r->suites.v[0];
+        const char *c = t->component ? t->component : r->components.v[0];
+        const char *a = ps_pkginfo_arch(p);
+        if (!strv_has(&r->suites, s) || !strv_has(&r->components, c))
+            return ps_error_set(err, PS_EINPUT, "suite '%s' or component '%s' is not in %s/repo.conf",
+                                s, c, r->root);
+        if (strcmp(a, "all") != 0 && !strv_has(&r->archs, a))
+            return ps_error_set(err, PS_EINPUT,
+                                "%s: architecture %s is not in Architectures of %s/repo.conf",
+                                ps_pkginfo_filename(p), a, r->root);
+        *out = ps_strdupf("%s/%s", s, c);
+    }
+    return *out ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+}
+
+/* The file itself: pool/HH/SHA256/NAME, copied once, renamed into place
+ * so a crash never leaves a partial file under its final name. */
+static ps_code pool_store(ps_repo *r, const char *src, const char *href, ps_error *err)
+{
+    char *dst = ps_repo_path(r, href), *tmp = NULL, *dir = NULL;
+    ps_code rc = dst ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && ps_path_exists(dst)) {
+        free(dst);
+        return PS_OK;
+    }
+    if (rc == PS_OK) {
+        tmp = ps_strdupf("%s/tmp/%s", r->root, strrchr(href, '/') + 1);
+        dir = strdup(dst);
+    }
+    if (rc == PS_OK && (tmp == NULL || dir == NULL))
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK) {
+        *strrchr(dir, '/') = '\0';
+        unlink(tmp);
+        rc = ps_copy_file(src, tmp, err);
+    }
+    if (rc == PS_OK)
+        rc = ps_mkdir_p(dir, 0755, err);
+    if (rc == PS_OK && rename(tmp, dst) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
+    if (rc == PS_OK)
+        rc = ps_fsync_dir(dir, err);
+    free(dst), free(tmp), free(dir);
+    return rc;
+}
+
+static ps_code meta_store(ps_repo *r, ps_pkginfo *p, const char *href, ps_error *err)
+{
+    char *path = ps_repo_meta_path(r, ps_pkginfo_hashes(p)->sha256);
+    ps_buf rec = {0};
+    ps_code rc = path ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && ps_path_exists(path)) {
+        free(path);
+        return PS_OK;
+    }
+    if (rc == PS_OK)
+        rc = ps_pkginfo_record(p, href, &rec, err);
+    if (rc == PS_OK) {
+        char *dir = strdup(path);
+        if (dir == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        else {
+            *strrchr(dir, '/') = '\0';
+            rc = ps_mkdir_p(dir, 0755, err);
+            free(dir);
+        }
+    }
+    if (rc == PS_OK)
+        rc = ps_file_write_atomic(path, rec.data, rec.len, 0644, err);
+    ps_buf_free(&rec);
+    free(path);
+    return rc;
+}
+
+typedef struct add_ctx {
+    ps_repo *r;
+    GHashTable *ident; /* "kind name version arch" -> ps_entry* (borrowed) */
+    ps_pkgkeys *keys;
+    ps_entries fresh;  /* entries of this add, committed at the end */
+} add_ctx;
+
+static char *ident_of(const char *kind, const char *name, const char *version, const char *arch)
+{
+    return ps_strdupf("%s %s %s %s", kind, name, version, arch);
+}
+
+static ps_code check_conflict(add_ctx *c, const char *path, ps_pkginfo *p, const char *target,
+                              const ps_entry *old, int *unchanged, ps_error *err)
+{
+    if (strcmp(old->sha256, ps_pkginfo_hashes(p)->sha256) != 0)
+        return ps_error_set(err, PS_EINPUT,
+                            "%s: %s %s (%s) is already in the repository with different "
+                            "content: %s/%s",
+                            path, ps_pkginfo_name(p), ps_pkginfo_version(p), ps_pkginfo_arch(p),
+                            c->r->root, old->href);
+    *unchanged = strcmp(old->target, target) == 0;
+    return PS_OK;
+}
+
+static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
+                       ps_repo_added *out, ps_error *err)
+{
+    ps_pkginfo *p = ps_pkginfo_read(path, c->keys, c->r->require_signed, err);
+    if (p == NULL)
+        return err ? err->code : PS_EINPUT;
+    const ps_hashes *h = ps_pkginfo_hashes(p);
+    const char *kind = ps_pkginfo_kind(p) == PS_PKG_DEB ? "deb" : "rpm";
+    char *target = NULL, *id = NULL;
+    int unchanged = 0;
+    ps_code rc = resolve_target(c->r, p, t, &target, err);
+    char *href = ps_strdupf("pool/%.2s/%s/%s", h->sha256, h->sha256, ps_pkginfo_filename(p));
+    if (rc == PS_OK && (href == NULL ||
+                        (id = ident_of(kind, ps_pkginfo_name(p), ps_pkginfo_version(p),
+                                       ps_pkginfo_arch(p))) == NULL))
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    const ps_entry *old = rc == PS_OK ? g_hash_table_lookup(c->ident, id) : NULL;
+    /* The same package may be in several suites, but only as one file. */
+    for (size_t i = 0; rc == PS_OK && old && i < c->r->db.n + c->fresh.n && !unchanged; i++) {
+        const ps_entry *e = i < c->r->db.n ? &c->r->db.v[i] : &c->fresh.v[i - c->r->db.n];
+        if (strcmp(e->kind, kind) == 0 && strcmp(e->name, old->name) == 0 &&
+            strcmp(e->version, old->version) == 0 && strcmp(e->arch, old->arch) == 0)
+            rc = check_conflict(c, path, p, target, e, &unchanged, err);
+    }
+    if (rc == PS_OK && !unchanged)
+        rc = pool_store(c->r, path, href, err);
+    if (rc == PS_OK && !unchanged)
+        rc = meta_store(c->r, p, href, err);
+    if (rc == PS_OK && !unchanged) {
+        ps_entry x = {strdup(kind), strdup(target), strdup(ps_pkginfo_name(p)),
+                      strdup(ps_pkginfo_version(p)), strdup(ps_pkginfo_arch(p)),
+                      strdup(h->sha256), strdup(href), h->size};
+        rc = entries_push(&c->fresh, &x, err);
+        if (rc == PS_OK && !g_hash_table_contains(c->ident, id))
+            g_hash_table_insert(c->ident, strdup(id), &c->fresh.v[c->fresh.n - 1]);
+    }
+    if (rc == PS_OK) {
+        *out = (ps_repo_added){strdup(path), strdup(ps_pkginfo_name(p)),
+                               strdup(ps_pkginfo_version(p)), strdup(ps_pkginfo_arch(p)),
+                               target, href, unchanged};
+        target = href = NULL;
+    }
+    free(target), free(href), free(id);
+    ps_pkginfo_free(p);
+    return rc;
+}
+
+ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
+                    const ps_repo_target *t, ps_repo_added_list *out, ps_error *err)
+{
+    add_ctx c = {r, g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL), NULL, {0}};
+    ps_code rc = PS_OK;
+    /* The table holds pointers into db and fresh: neither may move while
+     * it lives, so fresh is allocated for NFILES up front. */
+    for (size_t i = 0; i < r->db.n; i++) {
+        ps_entry *e = &r->db.v[i];
+        char *id = ident_of(e->kind, e->name, e->version, e->arch);
+        if (id && !g_hash_table_contains(c.ident, id))
+            g_hash_table_insert(c.ident, id, e);
+        else
+            free(id);
+    }
+    if (r->package_keys.n > 0) {
+        c.keys = ps_pkgkeys_new((const char *const *)r->package_keys.v, r->package_keys.n, err);
+        rc = c.keys ? PS_OK : PS_EKEY;
+    }
+    if (rc == PS_OK && (out->v = calloc(nfiles ? nfiles : 1, sizeof *out->v)) == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    c.fresh.cap = nfiles;
+    if (rc == PS_OK && nfiles && (c.fresh.v = calloc(nfiles, sizeof *c.fresh.v)) == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == PS_OK && i < nfiles; i++) {
+        rc = add_one(&c, files[i], t, &out->v[i], err);
+        if (rc == PS_OK)
+            out->n++;
+    }
+    for (size_t i = 0; rc == PS_OK && i < c.fresh.n; i++) {
+        rc = entries_push(&r->db, &c.fresh.v[i], err);
+        memset(&c.fresh.v[i], 0, sizeof c.fresh.v[i]);
+    }
+    if (rc == PS_OK && c.fresh.n > 0) {
+        char *db = ps_repo_path(r, "db/packages");
+        ps_entries_sort(&r->db);
+        rc = db ? ps_entries_save(db, &r->db, err) : PS_ENOMEM;
+        free(db);
+    }
+    ps_entries_free(&c.fresh);
+    g_hash_table_destroy(c.ident);
+    ps_pkgkeys_free(c.keys);
+    return rc;
+}
+
+/* ---- remove -------------------------------------------------------- */
+
+static int matches(const ps_entry *e, const char *name, const char *version,
+                   const ps_repo_target *t)
+{
+    if (strcmp(e->name, name) != 0 || (version && strcmp(e->version, version) != 0))
+        return 0;
+    if (t->suite && strcmp(e->kind, "deb") == 0 &&
+        (strncmp(e->target, t->suite, strlen(t->suite)) != 0 || e->target[strlen(t->suite)] != '/'))
+        return 0;
+    if (t->rpm_repo && strcmp(e->kind, "rpm") == 0 && strcmp(e->target, t->rpm_repo) != 0)
+        return 0;
+    if ((t->suite && !t->rpm_repo && strcmp(e->kind, "rpm") == 0) ||
+        (t->rpm_repo && !t->suite && strcmp(e->kind, "deb") == 0))
+        return 0;
+    return 1;
+}
+
+ps_code ps_repo_remove(ps_repo *r, const char *spec, const ps_repo_target *t, size_t *removed,
+                       ps_error *err)
+{
+    char *name = strdup(spec);
+    if (name == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    char *eq = strchr(name, '=');
+    if (eq)
+        *eq++ = '\0';
+    size_t kept = 0;
+    *removed = 0;
+    for (size_t i = 0; i < r->db.n; i++) {
+        if (matches(&r->db.v[i], name, eq, t)) {
+            entry_free(&r->db.v[i]);
+            (*removed)++;
+            continue;
+        }
+        r->db.v[kept++] = r->db.v[i];
+    }
+    r->db.n = kept;
+    ps_code rc = PS_OK;
+    if (*removed == 0)
+        rc = ps_error_set(err, PS_EINPUT, "no package %s%s%s in %s", name, eq ? " version " : "",
+                          eq ? eq : "", r->root);
+    free(name);
+    if (rc == PS_OK) {
+        char *db = ps_repo_path(r, "db/packages");
+        rc = db ? ps_entries_save(db, &r->db, err) : PS_ENOMEM;
+        free(db);
+    }
+    return rc;
+}
+
+/* ---- generations --------------------------------------------------- */
+
+static int long_cmp(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+ps_code ps_repo_list_gens(const ps_repo *r, long **out, size_t *n, ps_error *err)
+{
+    char *dir = ps_repo_path(r, "generations");
+    DIR *d = dir ? opendir(dir) : NULL;
+    *out = NULL;
+    *n = 0;
+    if (d == NULL) {
+        ps_code rc = errno == ENOENT ? PS_OK : ps_error_set(err, PS_EIO, "%s: %s", dir, strerror(errno));
+        free(dir);
+        return rc;
+    }
+    size_t cap = 0;
+    ps_code rc = PS_OK;
+    for (struct dirent *de; rc == PS_OK && (de = readdir(d));) {
+        char *end = NULL;
+        long g = strtol(de->d_name, &end, 10);
+        if (!isdigit((unsigned char)de->d_name[0]) || *end != '\0' || g <= 0)
+            continue; /* ".tmp-*" and the like: not complete generations */
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            long *v = realloc(*out, cap * sizeof *v);
+            if (v == NULL) {
+                rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+                break;
+            }
+            *out = v;
+        }
+        (*out)[(*n)++] = g;
+    }
+    closedir(d);
+    free(dir);
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, long_cmp);
+    return rc;
+}
+
+long ps_repo_current(const ps_repo *r)
+{
+    char *link = ps_repo_path(r, "public");
+    char target[4096];
+    ssize_t n = link ? readlink(link, target, sizeof target - 1) : -1;
+    free(link);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    long g = 0;
+    return sscanf(target, "generations/%ld/tree", &g) == 1 ? g : 0;
+}
+
+static void read_info(const ps_repo *r, long g, ps_repo_gen *out)
+{
+    char *path = ps_strdupf("%s/generations/%ld/info", r->root, g);
+    ps_deb822 *d = path ? ps_deb822_parse_file(path, NULL) : NULL;
+    if (d && ps_deb822_count(d) == 1) {
+        const char *v;
+        if ((v = ps_deb822_get(d, 0, "Date")))
+            snprintf(out->date, sizeof out->date, "%s", v);
+        if ((v = ps_deb822_get(d, 0, "Valid-Until")))
+            snprintf(out->valid_until, sizeof out->valid_until, "%s", v);
+        if ((v = ps_deb822_get(d, 0, "Packages")))
+            out->packages = (size_t)strtoul(v, NULL, 10);
+    }
+    ps_deb822_free(d);
+    free(path);
+}
+
+ps_code ps_repo_generations(ps_repo *r, ps_repo_gen **out, size_t *n, ps_error *err)
+{
+    long *gens = NULL;
+    ps_code rc = ps_repo_list_gens(r, &gens, n, err);
+    *out = NULL;
+    if (rc == PS_OK && *n && (*out = calloc(*n, sizeof **out)) == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    long cur = ps_repo_current(r);
+    for (size_t i = 0; rc == PS_OK && i < *n; i++) {
+        (*out)[i].number = gens[i];
+        (*out)[i].current = gens[i] == cur;
+        read_info(r, gens[i], &(*out)[i]);
+    }
+    free(gens);
+    return rc;
+}
+
+ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err)
+{
+    long *gens = NULL, cur = ps_repo_current(r);
+    size_t n = 0;
+    ps_code rc = ps_repo_list_gens(r, &gens, &n, err);
+    if (rc == PS_OK && gen == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (gens[i] < cur)
+                gen = gens[i];
+        if (gen == 0)
+            rc = ps_error_set(err, PS_EINPUT, "no generation older than the current one (%ld) "
+                                              "is kept in %s/generations", cur, r->root);
+    }
+    int found = 0;
+    for (size_t i = 0; rc == PS_OK && i < n; i++)
+        found |= gens[i] == gen;
+    if (rc == PS_OK && !found)
+        rc = ps_error_set(err, PS_EINPUT, "generation %ld is not kept in %s/generations", gen,
+                          r->root);
+    free(gens);
+    char *snap = rc == PS_OK ? ps_strdupf("%s/generations/%ld/packages", r->root, gen) : NULL;
+    char *db = rc == PS_OK ? ps_repo_path(r, "db/packages") : NULL;
+    char *target = rc == PS_OK ? ps_strdupf("generations/%ld/tree", gen) : NULL;
+    char *link = rc == PS_OK ? ps_repo_path(r, "public") : NULL;
+    ps_entries e = {0};
+    if (rc == PS_OK && (!snap || !db || !target || !link))
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_entries_load(snap, &e, err);
+    /* The tree first: if the db write fails, clients are still served a
+     * complete generation, and the next publish rebuilds from the db. */
+    if (rc == PS_OK)
+        rc = ps_symlink_replace(target, link, err);
+    if (rc == PS_OK)
+        rc = ps_entries_save(db, &e, err);
+    if (rc == PS_OK) {
+        ps_entries_free(&r->db);
+        r->db = e;
+        memset(&e, 0, sizeof e);
+        *to = gen;
+    }
+    ps_entries_free(&e);
+    free(snap), free(db), free(target), free(link);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* ps_repo_priv.h - what the ps_repo*.c files share; not a public API. */
+#ifndef PS_REPO_PRIV_H
+#define PS_REPO_PRIV_H
+
+#include "ps_apt.h"
+#include "ps_repo.h"
+
+/* One line of db/packages (and of a generation's `packages`). */
+typedef struct ps_entry {
+    char *kind, *target, *name, *version, *arch, *sha256, *href;
+    uint64_t size;
+} ps_entry;
+
+typedef struct ps_entries {
+    ps_entry *v;
+    size_t n, cap;
+} ps_entries;
+
+struct ps_repo {
+    char *root;
+    ps_deb822 *conf;
+    ps_strv suites, components, archs, rpm_repos, package_keys;
+    long valid_secs;
+    int keep;
+    int require_signed;
+    int lockfd;
+    ps_entries db;
+};
+
+void ps_entries_free(ps_entries *e);
+ps_code ps_entries_load(const char *path, ps_entries *out, ps_error *err);
+ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err);
+void ps_entries_sort(ps_entries *e);
+
+/* "ROOT/REL" (malloc'd). */
+char *ps_repo_path(const ps_repo *r, const char *rel);
+/* ROOT/meta/HH/SHA256: the index record of a pooled file. */
+char *ps_repo_meta_path(const ps_repo *r, const char *sha256);
+/* ROOT/generations/N (malloc'd). */
+char *ps_repo_gen_path(const ps_repo *r, long gen);
+/* Complete generation numbers, ascending (*OUT malloc'd). */
+ps_code ps_repo_list_gens(const ps_repo *r, long **out, size_t *n, ps_error *err);
+
+/* RFC 2822 date in UTC, as apt writes it. */
+void ps_repo_format_date(long t, char *out, size_t n);
+
+#endif
