@@ -428,9 +428,15 @@ ps_code ps_copy_file(const char *src, const char *dst, ps_error *err)
         return rc;
     }
     ssize_t n;
-    /* copy_file_range lets the kernel (or a reflinking filesystem) do it. */
+    /* copy_file_range lets the kernel (or a reflinking filesystem) do it;
+     * across filesystems older kernels refuse, so fall back to read/write. */
     while ((n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) > 0)
         ;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+        char buf[65536];
+        while ((n = read(in, buf, sizeof buf)) > 0 && write_all(out, buf, (size_t)n) == 0)
+            ;
+    }
     int failed = n < 0 || fsync(out) != 0;
     int saved = errno;
     close(in);
