@@ -480,14 +480,13 @@ static ps_code resolve_target(const ps_repo *r, const ps_pkginfo *p, const ps_re
 
 /* The file itself: pool/HH/SHA256/NAME, copied once, renamed into place
  * so a crash never leaves a partial file under its final name. */
+/* Files are not synced one by one: ps_repo_add syncs the filesystem once
+ * before the working set (the commit point) names them.  A file that no
+ * entry names yet may be a crash's unsynced leftover, so it is rewritten. */
 static ps_code pool_store(ps_repo *r, const char *src, const char *href, ps_error *err)
 {
     char *dst = ps_repo_path(r, href), *tmp = NULL, *dir = NULL;
     ps_code rc = dst ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK && ps_path_exists(dst)) {
-        free(dst);
-        return PS_OK;
-    }
     if (rc == PS_OK) {
         tmp = ps_strdupf("%s/tmp/%s", r->root, strrchr(href, '/') + 1);
         dir = strdup(dst);
@@ -503,8 +502,6 @@ static ps_code pool_store(ps_repo *r, const char *src, const char *href, ps_erro
         rc = ps_mkdir_p(dir, 0755, err);
     if (rc == PS_OK && rename(tmp, dst) != 0)
         rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
-    if (rc == PS_OK)
-        rc = ps_fsync_dir(dir, err);
     free(dst), free(tmp), free(dir);
     return rc;
 }
@@ -514,10 +511,6 @@ static ps_code meta_store(ps_repo *r, ps_pkginfo *p, const char *href, ps_error 
     char *path = ps_repo_meta_path(r, ps_pkginfo_hashes(p)->sha256);
     ps_buf rec = {0};
     ps_code rc = path ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK && ps_path_exists(path)) {
-        free(path);
-        return PS_OK;
-    }
     if (rc == PS_OK)
         rc = ps_pkginfo_record(p, href, &rec, err);
     if (rc == PS_OK) {
@@ -531,7 +524,7 @@ static ps_code meta_store(ps_repo *r, ps_pkginfo *p, const char *href, ps_error 
         }
     }
     if (rc == PS_OK)
-        rc = ps_file_write_atomic(path, rec.data, rec.len, 0644, err);
+        rc = ps_file_write_unsynced(path, rec.data, rec.len, err);
     ps_buf_free(&rec);
     free(path);
     return rc;
@@ -586,9 +579,10 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
             strcmp(e->version, old->version) == 0 && strcmp(e->arch, old->arch) == 0)
             rc = check_conflict(c, path, p, target, e, &unchanged, err);
     }
-    if (rc == PS_OK && !unchanged)
+    /* Bytes some entry already names are in the pool, synced. */
+    if (rc == PS_OK && old == NULL)
         rc = pool_store(c->r, path, href, err);
-    if (rc == PS_OK && !unchanged)
+    if (rc == PS_OK && old == NULL)
         rc = meta_store(c->r, p, href, err);
     if (rc == PS_OK && !unchanged) {
         ps_entry x = {strdup(kind), strdup(target), strdup(ps_pkginfo_name(p)),
@@ -642,6 +636,8 @@ ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
         rc = entries_push(&r->db, &c.fresh.v[i], err);
         memset(&c.fresh.v[i], 0, sizeof c.fresh.v[i]);
     }
+    if (rc == PS_OK && c.fresh.n > 0)
+        rc = ps_syncfs(r->root, err);
     if (rc == PS_OK && c.fresh.n > 0) {
         char *db = ps_repo_path(r, "db/packages");
         ps_entries_sort(&r->db);

@@ -158,6 +158,9 @@ ps_code ps_file_write_atomic(const char *path, const void *data, size_t len,
 
 ps_code ps_mkdir_p(const char *path, mode_t mode, ps_error *err)
 {
+    /* Usually only the last component is missing (or none is): one call. */
+    if (mkdir(path, mode) == 0 || (errno == EEXIST && ps_path_is_dir(path)))
+        return PS_OK;
     char *p = strdup(path);
     if (p == NULL)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
@@ -437,7 +440,7 @@ ps_code ps_copy_file(const char *src, const char *dst, ps_error *err)
         while ((n = read(in, buf, sizeof buf)) > 0 && write_all(out, buf, (size_t)n) == 0)
             ;
     }
-    int failed = n < 0 || fsync(out) != 0;
+    int failed = n < 0;
     int saved = errno;
     close(in);
     if (close(out) != 0 && !failed) {
@@ -524,4 +527,39 @@ ps_code ps_lock(const char *path, int wait_seconds, int *fd_out, ps_error *err)
     ps_code rc = ps_error_set(err, PS_EIO, "%s: flock: %s", path, strerror(errno));
     close(fd);
     return rc;
+}
+
+ps_code ps_file_write_unsynced(const char *path, const void *data, size_t len, ps_error *err)
+{
+    char *tmp = ps_strdupf("%s.tmp.XXXXXX", path);
+    if (tmp == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    int failed = fd < 0 || write_all(fd, data, len) != 0 || fchmod(fd, 0644) != 0;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (!failed && rename(tmp, path) != 0) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    return failed ? ps_error_set(err, PS_EIO, "%s: %s", path, strerror(saved)) : PS_OK;
+}
+
+ps_code ps_syncfs(const char *path, ps_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) {
+        ps_code rc = ps_error_set(err, PS_EIO, "%s: sync: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    close(fd);
+    return PS_OK;
 }

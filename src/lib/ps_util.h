@@ -88,8 +88,16 @@ typedef struct ps_map {
 ps_code ps_map_file(const char *path, ps_map *m, ps_error *err);
 void ps_map_free(ps_map *m);
 
-/* Copies SRC to DST (created 0644, fsync'd; DST must not exist). */
+/* Copies SRC to DST (created 0644; DST must not exist).  Not synced: the
+ * caller syncs the filesystem once before its commit point. */
 ps_code ps_copy_file(const char *src, const char *dst, ps_error *err);
+
+/* Like ps_file_write_atomic (temporary file, rename), without the fsyncs:
+ * for many files made durable by one syncfs before a commit point. */
+ps_code ps_file_write_unsynced(const char *path, const void *data, size_t len, ps_error *err);
+
+/* syncfs(2) of the filesystem holding PATH. */
+ps_code ps_syncfs(const char *path, ps_error *err);
 
 /* fsync of a directory, so that a rename or link in it is durable. */
 ps_code ps_fsync_dir(const char *path, ps_error *err);

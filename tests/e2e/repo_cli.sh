@@ -119,7 +119,7 @@ check "remove NAME=VERSION" "$P" repo remove --root "$R" alloy=1.16.1-1
 check_fails "remove of an absent package fails" 2 "no package nosuch" "$P" repo remove --root "$R" nosuch
 check "publish after remove" "$P" repo publish --root "$R"
 check "alloy is gone from Packages" sh -c "! grep -q '^Package: alloy\$' '$R/public/dists/stable/main/binary-amd64/Packages'"
-gens=$(ls "$R/generations" | grep -c '^[0-9]')
+gens=$(find "$R/generations" -mindepth 1 -maxdepth 1 -name '[0-9]*' | wc -l)
 check_eq "Keep-Generations: 3 generations kept" 3 "$gens"
 
 # ---- the lock ----------------------------------------------------------
@@ -149,7 +149,7 @@ for point in write:when=3 rename:when=2 syncfs:when=1 rename:when=4 symlink:when
     check_eq "kill -9 at $point: the previous generation is still served" "$before" "$(readlink "$R/public")"
     check "kill -9 at $point: verify passes" "$P" repo verify --root "$R"
     check "kill -9 at $point: the next publish completes" "$P" repo publish --root "$R"
-    check_eq "kill -9 at $point: no temporary generation is left" "" "$(ls -A "$R/generations" | grep '^\.tmp-')"
+    check_eq "kill -9 at $point: no temporary generation is left" "" "$(find "$R/generations" -maxdepth 1 -name '.tmp-*')"
 done
 
 # ---- a full disk -------------------------------------------------------
@@ -166,7 +166,7 @@ if mount -t tmpfs -o size=4m tmpfs "$M" 2>/dev/null; then
     check "full disk: verify passes" "$P" repo verify --root "$M/r"
     rm -f "$M/fill"
     check "full disk: the next publish completes" "$P" repo publish --root "$M/r"
-    check_eq "full disk: no temporary generation is left" "" "$(ls -A "$M/r/generations" | grep '^\.tmp-')"
+    check_eq "full disk: no temporary generation is left" "" "$(find "$M/r/generations" -maxdepth 1 -name '.tmp-*')"
     umount "$M"
 else
     not_ok "full disk" "cannot mount a small tmpfs here"

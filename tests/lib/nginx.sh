@@ -2,6 +2,7 @@
 # rules of repo-tools/nginx, for tests.  Started and stopped by PID.
 
 # nginx_start DOCROOT WORKDIR : sets NGINX_PORT and NGINX_PIDFILE.
+: "${top:?}"
 nginx_start() {
     _root=$1 _w=$2
     mkdir -p "$_w/tmp"
