@@ -4,7 +4,7 @@
 
 CC       ?= cc
 CXX      ?= g++
-PKG_MODS := libarchive rpm gpgme apt-pkg glib-2.0 libxml-2.0
+PKG_MODS := libarchive rpm gpgme apt-pkg glib-2.0 libxml-2.0 libcurl
 # Dependencies are installed by scripts/install-deps (run by `make`), so
 # pkg-config may be absent when this file is first read: hence the `-`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_MODS) 2>/dev/null)

@@ -218,10 +218,11 @@ static int do_list(opts *o, int argc, char **argv)
             json_kv("kind", p.kind, 0), json_kv("target", p.target, 1);
             json_kv("name", p.name, 1), json_kv("version", p.version, 1);
             json_kv("arch", p.arch, 1), json_kv("sha256", p.sha256, 1);
-            json_kv("href", p.href, 1);
+            json_kv("href", p.href, 1), json_kv("source", p.source, 1);
             printf(",\"size\":%llu}", (unsigned long long)p.size);
         } else {
-            printf("%-3s %-14s %-30s %-20s %s\n", p.kind, p.target, p.name, p.version, p.arch);
+            printf("%-3s %-14s %-30s %-20s %-8s %s\n", p.kind, p.target, p.name, p.version,
+                   p.arch, strcmp(p.source, "-") == 0 ? "added" : p.source);
         }
     }
     if (o->json)

@@ -9,6 +9,8 @@
 #include <apt-pkg/deblistparser.h>
 #include <apt-pkg/debversion.h>
 #include <apt-pkg/error.h>
+#include <apt-pkg/fileutl.h>
+#include <apt-pkg/pkgcache.h>
 #include <apt-pkg/tagfile.h>
 
 #include <cctype>
@@ -282,6 +284,133 @@ int ps_apt_relations_valid(const char *value, const char **bad)
         p = next;
     }
     return 1;
+}
+
+struct ps_deb822_reader {
+    FileFd fd;
+    pkgTagFile *tf = nullptr;
+    std::string path;
+    unsigned long long limit = 0, seen = 0;
+    ~ps_deb822_reader() { delete tf; }
+};
+
+ps_deb822_reader *ps_deb822_reader_open(const char *path, unsigned long long limit,
+                                        ps_error *err)
+{
+    try {
+        ps_deb822_reader *r = new ps_deb822_reader;
+        r->path = path;
+        r->limit = limit;
+        if (!r->fd.Open(path, FileFd::ReadOnly, FileFd::Extension)) {
+            _error->Discard();
+            ps_error_set(err, PS_EIO, "%s: cannot open: %s", path, strerror(errno));
+            delete r;
+            return nullptr;
+        }
+        r->tf = new pkgTagFile(&r->fd);
+        return r;
+    } catch (const std::bad_alloc &) {
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+        return nullptr;
+    }
+}
+
+ps_deb822 *ps_deb822_reader_next(ps_deb822_reader *r, ps_error *err)
+{
+    try {
+        pkgTagSection sec;
+        unsigned long offset = r->tf->Offset();
+        if (!r->tf->Step(sec)) {
+            if (_error->PendingError()) {
+                std::string msg;
+                _error->PopMessage(msg);
+                _error->Discard();
+                ps_error_set(err, PS_EINPUT, "%s: near byte %lu: %s", r->path.c_str(), offset,
+                             msg.c_str());
+            }
+            return nullptr;
+        }
+        r->seen += sec.size();
+        if (r->limit && r->seen > r->limit) {
+            ps_error_set(err, PS_EINPUT, "%s: more than %llu bytes uncompressed: refused",
+                         r->path.c_str(), r->limit);
+            return nullptr;
+        }
+        ps_deb822 *d = new ps_deb822;
+        d->stanzas.emplace_back();
+        Stanza &st = d->stanzas.back();
+        st.line = 0;
+        for (unsigned i = 0; i < sec.Count(); i++) {
+            const char *start, *stop;
+            sec.Get(start, stop, i);
+            const char *colon = static_cast<const char *>(memchr(start, ':', stop - start));
+            if (colon == nullptr)
+                continue;
+            std::string fname(start, colon);
+            st.fields.push_back(Field{fname, sec.FindS(fname), 0});
+        }
+        return d;
+    } catch (const std::bad_alloc &) {
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+        return nullptr;
+    }
+}
+
+void ps_deb822_reader_free(ps_deb822_reader *r)
+{
+    delete r;
+}
+
+static const char *op_name(unsigned int op)
+{
+    switch (op & 0x0F) {
+    case pkgCache::Dep::LessEq: return "<=";
+    case pkgCache::Dep::GreaterEq: return ">=";
+    case pkgCache::Dep::Less: return "<<";
+    case pkgCache::Dep::Greater: return ">>";
+    case pkgCache::Dep::Equals: return "=";
+    case pkgCache::Dep::NotEquals: return "!=";
+    default: return "";
+    }
+}
+
+int ps_apt_relations_each(const char *value, ps_apt_relation_cb cb, void *ud)
+{
+    const char *p = value, *stop = value + strlen(value);
+    size_t group = 0;
+    while (p < stop && isspace(static_cast<unsigned char>(*p)))
+        p++;
+    while (p < stop) {
+        std::string pkg, ver;
+        unsigned int op = 0;
+        const char *next = debListParser::ParseDepends(p, stop, pkg, ver, op, false, true, false);
+        if (next == nullptr || pkg.empty()) {
+            _error->Discard();
+            return 0;
+        }
+        size_t colon = pkg.find(':');
+        if (colon != std::string::npos)
+            pkg.resize(colon);
+        cb(ud, group, pkg.c_str(), op_name(op), ver.c_str());
+        if ((op & pkgCache::Dep::Or) == 0)
+            group++;
+        p = next;
+    }
+    return 1;
+}
+
+int ps_apt_version_satisfies(const char *version, const char *op, const char *ref)
+{
+    int c = *op ? debVS.CmpVersion(version, ref) : 0;
+    if (*op == '\0')
+        return 1;
+    if (strcmp(op, "<=") == 0) return c <= 0;
+    if (strcmp(op, ">=") == 0) return c >= 0;
+    if (strcmp(op, "<<") == 0) return c < 0;
+    if (strcmp(op, ">>") == 0) return c > 0;
+    if (strcmp(op, "=") == 0) return c == 0;
+    if (strcmp(op, "!=") == 0) return c != 0;
+    return 0;
 }
 
 }  // extern "C"

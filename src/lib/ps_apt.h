@@ -40,6 +40,28 @@ const char *ps_deb822_value_at(const ps_deb822 *d, size_t i, size_t f);
 unsigned ps_deb822_line(const ps_deb822 *d, size_t i);
 unsigned ps_deb822_field_line(const ps_deb822 *d, size_t i, const char *field);
 
+/* A Packages-style file read one stanza at a time, so memory does not
+ * grow with the file: plain, .gz or .xz (by extension), decompressed by
+ * libapt's FileFd.  LIMIT > 0 caps the uncompressed bytes read; more is
+ * an error naming PATH (a decompression bomb stops there). */
+typedef struct ps_deb822_reader ps_deb822_reader;
+ps_deb822_reader *ps_deb822_reader_open(const char *path, unsigned long long limit,
+                                        ps_error *err);
+/* The next stanza as a one-stanza ps_deb822 (the caller frees it); NULL
+ * at the end (ERR untouched) or on an error (ERR set). */
+ps_deb822 *ps_deb822_reader_next(ps_deb822_reader *r, ps_error *err);
+void ps_deb822_reader_free(ps_deb822_reader *r);
+
+/* One alternative of a Depends-style field: GROUP counts the
+ * comma-separated relations, alternatives ("a | b") share it.  OP is
+ * "", "<<", "<=", "=", ">=", ">>" or "!="; ARCH qualifiers are stripped. */
+typedef void (*ps_apt_relation_cb)(void *ud, size_t group, const char *name, const char *op,
+                                   const char *version);
+/* Calls CB for each alternative of VALUE; 0 when VALUE does not parse. */
+int ps_apt_relations_each(const char *value, ps_apt_relation_cb cb, void *ud);
+/* Non-zero when VERSION satisfies "OP REF" (OP as above; "" always). */
+int ps_apt_version_satisfies(const char *version, const char *op, const char *ref);
+
 /* Debian version order (libapt-pkg's debVS): <0, 0, >0. */
 int ps_apt_version_cmp(const char *a, const char *b);
 /* Non-zero when V is a syntactically valid Debian version. */

@@ -476,6 +476,47 @@ static ps_code clean_stale(ps_repo *r, ps_error *err)
     return rc;
 }
 
+/* Next to the generation: each mirror's accepted upstream InRelease or
+ * repomd.xml(.asc) and its signer, as they were when it was made. */
+static ps_code link_provenance(pub *p, const char *name, ps_error *err)
+{
+    char *src = ps_strdupf("%s/mirrors/%s/provenance", p->r->root, name);
+    char *dst = ps_strdupf("%s/provenance/%s", p->dir, name);
+    DIR *d = src ? opendir(src) : NULL;
+    ps_code rc = src && dst ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && d)
+        rc = ps_mkdir_p(dst, 0755, err);
+    for (struct dirent *de; rc == PS_OK && d && (de = readdir(d));) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *from = ps_strdupf("%s/%s", src, de->d_name);
+        char *to = ps_strdupf("%s/%s", dst, de->d_name);
+        if (from == NULL || to == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        else if (link(from, to) != 0)
+            rc = ps_copy_file(from, to, err);
+        free(from), free(to);
+    }
+    if (d)
+        closedir(d);
+    free(src), free(dst);
+    return rc;
+}
+
+static ps_code copy_provenance(pub *p, ps_error *err)
+{
+    char *mirrors = ps_repo_path(p->r, "mirrors");
+    DIR *d = mirrors ? opendir(mirrors) : NULL;
+    ps_code rc = PS_OK;
+    for (struct dirent *de; rc == PS_OK && d && (de = readdir(d));)
+        if (de->d_name[0] != '.')
+            rc = link_provenance(p, de->d_name, err);
+    if (d)
+        closedir(d);
+    free(mirrors);
+    return rc;
+}
+
 static ps_code build_tree(pub *p, const long *gens, size_t n, ps_error *err)
 {
     char *pool = tree_path(p, "pool");
@@ -491,6 +532,8 @@ static ps_code build_tree(pub *p, const long *gens, size_t n, ps_error *err)
         rc = export_key(p, err);
     if (rc == PS_OK)
         rc = carry_hashfiles(p, gens, n, err);
+    if (rc == PS_OK)
+        rc = copy_provenance(p, err);
     if (rc == PS_OK)
         rc = write_state(p, err);
     return rc;

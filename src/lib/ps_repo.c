@@ -77,22 +77,22 @@ static int strv_has(const ps_strv *sv, const char *s)
 
 /* ---- entries (db/packages) ----------------------------------------- */
 
-static void entry_free(ps_entry *x)
+void ps_entry_free(ps_entry *x)
 {
     free(x->kind), free(x->target), free(x->name), free(x->version);
-    free(x->arch), free(x->sha256), free(x->href);
+    free(x->arch), free(x->sha256), free(x->href), free(x->source);
     memset(x, 0, sizeof *x);
 }
 
 void ps_entries_free(ps_entries *e)
 {
     for (size_t i = 0; i < e->n; i++)
-        entry_free(&e->v[i]);
+        ps_entry_free(&e->v[i]);
     free(e->v);
     memset(e, 0, sizeof *e);
 }
 
-static ps_code entries_push(ps_entries *e, ps_entry *x, ps_error *err)
+ps_code ps_entries_push(ps_entries *e, ps_entry *x, ps_error *err)
 {
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 64;
@@ -109,19 +109,22 @@ static ps_code entries_push(ps_entries *e, ps_entry *x, ps_error *err)
 static ps_code parse_entry(char *line, const char *path, size_t lineno, ps_entry *x,
                            ps_error *err)
 {
-    char *f[8];
+    char *f[9];
     size_t n = 0;
-    for (char *p = line; n < 8 && p; n++)
+    for (char *p = line; n < 9 && p; n++)
         f[n] = strsep(&p, "\t");
-    if (n != 8 || strlen(f[5]) != 64 || strncmp(f[6], "", 1) == 0)
-        return ps_error_set(err, PS_EINPUT, "%s:%zu: damaged line (want 8 tab-separated fields)",
+    /* The ninth field (the source) came with mirrors; older lines lack it. */
+    if (n < 8 || strlen(f[5]) != 64 || strncmp(f[6], "", 1) == 0)
+        return ps_error_set(err, PS_EINPUT, "%s:%zu: damaged line (want 9 tab-separated fields)",
                             path, lineno);
     char *end = NULL;
     x->size = strtoull(f[6], &end, 10);
     x->kind = strdup(f[0]), x->target = strdup(f[1]), x->name = strdup(f[2]);
     x->version = strdup(f[3]), x->arch = strdup(f[4]), x->sha256 = strdup(f[5]);
     x->href = strdup(f[7]);
-    if (!x->kind || !x->target || !x->name || !x->version || !x->arch || !x->sha256 || !x->href)
+    x->source = strdup(n == 9 ? f[8] : "-");
+    if (!x->kind || !x->target || !x->name || !x->version || !x->arch || !x->sha256 || !x->href ||
+        !x->source)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
     return PS_OK;
 }
@@ -138,9 +141,9 @@ ps_code ps_entries_load(const char *path, ps_entries *out, ps_error *err)
         lineno++;
         rc = parse_entry(l, path, lineno, &x, err);
         if (rc == PS_OK)
-            rc = entries_push(out, &x, err);
+            rc = ps_entries_push(out, &x, err);
         if (rc != PS_OK)
-            entry_free(&x);
+            ps_entry_free(&x);
     }
     ps_buf_free(&b);
     return rc;
@@ -152,9 +155,9 @@ ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err)
     ps_code rc = PS_OK;
     for (size_t i = 0; rc == PS_OK && i < e->n; i++) {
         const ps_entry *x = &e->v[i];
-        rc = ps_buf_appendf(&b, err, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%s\n", x->kind, x->target,
-                            x->name, x->version, x->arch, x->sha256,
-                            (unsigned long long)x->size, x->href);
+        rc = ps_buf_appendf(&b, err, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%s\t%s\n", x->kind,
+                            x->target, x->name, x->version, x->arch, x->sha256,
+                            (unsigned long long)x->size, x->href, x->source ? x->source : "-");
     }
     if (rc == PS_OK)
         rc = ps_file_write_atomic(path, b.data ? (const void *)b.data : "", b.len, 0644, err);
@@ -437,7 +440,7 @@ ps_repo_pkg ps_repo_pkg_at(const ps_repo *r, size_t i)
 {
     const ps_entry *x = &r->db.v[i];
     return (ps_repo_pkg){x->kind, x->target, x->name, x->version, x->arch, x->sha256, x->href,
-                         x->size};
+                         x->size, x->source};
 }
 
 /* ---- add ----------------------------------------------------------- */
@@ -587,8 +590,8 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
     if (rc == PS_OK && !unchanged) {
         ps_entry x = {strdup(kind), strdup(target), strdup(ps_pkginfo_name(p)),
                       strdup(ps_pkginfo_version(p)), strdup(ps_pkginfo_arch(p)),
-                      strdup(h->sha256), strdup(href), h->size};
-        rc = entries_push(&c->fresh, &x, err);
+                      strdup(h->sha256), strdup(href), h->size, strdup("-")};
+        rc = ps_entries_push(&c->fresh, &x, err);
         if (rc == PS_OK && !g_hash_table_contains(c->ident, id))
             g_hash_table_insert(c->ident, strdup(id), &c->fresh.v[c->fresh.n - 1]);
     }
@@ -633,7 +636,7 @@ ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
             out->n++;
     }
     for (size_t i = 0; rc == PS_OK && i < c.fresh.n; i++) {
-        rc = entries_push(&r->db, &c.fresh.v[i], err);
+        rc = ps_entries_push(&r->db, &c.fresh.v[i], err);
         memset(&c.fresh.v[i], 0, sizeof c.fresh.v[i]);
     }
     if (rc == PS_OK && c.fresh.n > 0)
@@ -681,7 +684,7 @@ ps_code ps_repo_remove(ps_repo *r, const char *spec, const ps_repo_target *t, si
     *removed = 0;
     for (size_t i = 0; i < r->db.n; i++) {
         if (matches(&r->db.v[i], name, eq, t)) {
-            entry_free(&r->db.v[i]);
+            ps_entry_free(&r->db.v[i]);
             (*removed)++;
             continue;
         }

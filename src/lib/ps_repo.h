@@ -88,11 +88,43 @@ ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
 ps_code ps_repo_remove(ps_repo *r, const char *spec, const ps_repo_target *t, size_t *removed,
                        ps_error *err);
 
+/* ---- for mirrors -----------------------------------------------------
+ * A mirror does not re-read what it downloads: each file's size and
+ * SHA-256 were checked against an index whose signature was verified, and
+ * its index record comes from that index (deb) or from librpm (rpm). */
+typedef struct ps_repo_item {
+    const char *kind;    /* "deb" or "rpm" */
+    const char *target;  /* "suite/component" or an rpm repo of repo.conf */
+    const char *name, *version, *arch;
+    const char *sha256;
+    uint64_t size;
+    const char *href;    /* ps_repo_pool_href() of the file */
+    const char *file;    /* the verified file, moved into the pool; NULL when
+                          * ps_repo_pooled() already found it there */
+    const void *record;  /* its index record for HREF (ps_pkginfo_record's
+                          * format); NULL when the pool already has it */
+    size_t record_len;
+} ps_repo_item;
+
+/* "pool/HH/SHA256/FILENAME" (malloc'd). */
+char *ps_repo_pool_href(const char *sha256, const char *filename);
+/* The href under which the working set already names a file with this
+ * SHA-256 (its bytes and index record are in the pool, synced), or NULL. */
+const char *ps_repo_pooled(const ps_repo *r, const char *sha256);
+/* Makes ITEMS exactly the packages that SOURCE ("mirror:NAME")
+ * contributes: new ones enter the pool and the working set, those no
+ * longer listed leave the working set.  Refuses (naming both) a package
+ * whose name, version and architecture the repository already holds with
+ * other bytes.  *CHANGED is set when the working set changed. */
+ps_code ps_repo_set_source(ps_repo *r, const char *source, const ps_repo_item *items, size_t n,
+                           size_t *added, size_t *removed, int *changed, ps_error *err);
+
 /* The working set, sorted; the strings belong to R. */
 typedef struct ps_repo_pkg {
     const char *kind; /* "deb" or "rpm" */
     const char *target, *name, *version, *arch, *sha256, *href;
     uint64_t size;
+    const char *source; /* "-" (added by hand) or "mirror:NAME" */
 } ps_repo_pkg;
 size_t ps_repo_count(const ps_repo *r);
 ps_repo_pkg ps_repo_pkg_at(const ps_repo *r, size_t i);

@@ -9,6 +9,7 @@
 typedef struct ps_entry {
     char *kind, *target, *name, *version, *arch, *sha256, *href;
     uint64_t size;
+    char *source; /* "-" (added by hand) or "mirror:NAME" */
 } ps_entry;
 
 typedef struct ps_entries {
@@ -27,7 +28,10 @@ struct ps_repo {
     ps_entries db;
 };
 
+void ps_entry_free(ps_entry *x);
 void ps_entries_free(ps_entries *e);
+/* Appends *X, taking ownership of its strings. */
+ps_code ps_entries_push(ps_entries *e, ps_entry *x, ps_error *err);
 ps_code ps_entries_load(const char *path, ps_entries *out, ps_error *err);
 ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err);
 void ps_entries_sort(ps_entries *e);

@@ -1,10 +1,14 @@
 # tests/lib/nginx.sh - nginx on 127.0.0.1 serving a directory with the
 # rules of repo-tools/nginx, for tests.  Started and stopped by PID.
 
-# nginx_start DOCROOT WORKDIR : sets NGINX_PORT and NGINX_PIDFILE.
+# nginx_start DOCROOT WORKDIR : sets NGINX_PORT and NGINX_PIDFILE.  With
+# NGINX_PLAIN=1 it serves like a plain static site or CDN (ETag and
+# If-Modified-Since on), as the stand-in upstream of the mirror tests.
 : "${top:?}"
 nginx_start() {
     _root=$1 _w=$2
+    _inc="include $top/repo-tools/nginx/pkgsmith-repo-locations.conf;"
+    [ -n "${NGINX_PLAIN:-}" ] && _inc=""
     mkdir -p "$_w/tmp"
     NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     NGINX_PIDFILE=$_w/nginx.pid
@@ -27,7 +31,7 @@ http {
         listen 127.0.0.1:$NGINX_PORT;
         root $_root;
         disable_symlinks off;
-        include $top/repo-tools/nginx/pkgsmith-repo-locations.conf;
+        $_inc
     }
 }
 CONF

@@ -1,0 +1,407 @@
+/* pkgsmith mirror */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ps_mirror.h"
+#include "ps_repo.h"
+
+static const char USAGE[] =
+    "NAME\n"
+    "    pkgsmith mirror - sync upstream apt and rpm repositories into ours\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    pkgsmith mirror sync [--force] [--connections N] [--rate-limit SIZE]\n"
+    "                         [--metrics-file PATH] [NAME...]\n"
+    "    pkgsmith mirror status [NAME...]\n"
+    "    (both also take --root DIR, --config DIR, --wait SECONDS, --json, --help)\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Mirrors are deb822 files, CONFIG/*.mirror (default\n"
+    "    /etc/pkgsmith/mirrors.d, or $PKGSMITH_MIRROR_CONFIG), one stanza each:\n"
+    "      Name, Type (apt|rpm), URIs, Suites, Components, Architectures,\n"
+    "      Signed-By (key files, and the fingerprints to pin; several for a key\n"
+    "      rotation), Include / Exclude (name globs), Keep-Versions, \n"
+    "      Follow-Dependencies (yes|no), Max-Shrink (percent, default 50),\n"
+    "      Target (suite[/component] or rpm repo of the repository),\n"
+    "      Connections (4), Rate-Limit, Max-Index-Size, Max-Index-Unpacked-Size,\n"
+    "      Max-File-Size.\n"
+    "\n"
+    "    sync fetches the upstream InRelease (or Release + Release.gpg, or\n"
+    "    repodata/repomd.xml + .asc) with a conditional request; when upstream\n"
+    "    has not changed it stops there.  Otherwise it verifies the signature\n"
+    "    against the pinned keys, refuses a Date older than the last one\n"
+    "    accepted and a Valid-Until that has passed, fetches the indices the\n"
+    "    signed file pins (by-hash where offered; .xz, then .gz), checks them,\n"
+    "    selects the packages (filters, the newest Keep-Versions of each name\n"
+    "    by the format's own version order, dependencies if asked), downloads\n"
+    "    what the pool lacks in parallel (resumed, retried, size and SHA-256\n"
+    "    checked; rpm signatures checked by librpm), and makes them the\n"
+    "    mirror's share of the repository, published with our key in one\n"
+    "    atomic switch.  The upstream signed files and signer are kept next\n"
+    "    to each generation (generations/N/provenance/NAME/).\n"
+    "\n"
+    "    status shows each mirror's last sync, its upstream Date and\n"
+    "    Valid-Until, and the key that signed it.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --root DIR          the repository (default /var/lib/pkgsmith)\n"
+    "    --config DIR        mirror definitions (default /etc/pkgsmith/mirrors.d)\n"
+    "    --wait SECONDS      wait for a busy lock (default 0: refuse; -1: for ever)\n"
+    "    --force             accept an index that shrank past Max-Shrink\n"
+    "    --connections N     parallel downloads (overrides Connections)\n"
+    "    --rate-limit SIZE   bytes per second over all downloads, e.g. 10M\n"
+    "    --metrics-file PATH write Prometheus metrics (node_exporter textfile)\n"
+    "    --json              print a summary as JSON on stdout\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 every mirror synced; 1 a sync failed (a signature, hash or download:\n"
+    "    named on stderr); 2 bad configuration or key; 64 usage error; 75 a\n"
+    "    lock is held by another sync.\n"
+    "\n"
+    "EXAMPLE\n"
+    "    pkgsmith mirror sync --root /srv/repo --config /etc/pkgsmith/mirrors.d\n"
+    "    pkgsmith mirror status --root /srv/repo\n";
+
+typedef struct opts {
+    const char *root, *config, *metrics;
+    int wait, json, force, connections;
+    uint64_t rate;
+} opts;
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "pkgsmith mirror: %s%s%s\nsee 'pkgsmith help mirror'\n", msg,
+            arg ? ": " : "", arg ? arg : "");
+    return 64;
+}
+
+static void json_kv(const char *k, const char *v, int comma)
+{
+    printf("%s\"%s\":", comma ? "," : "", k);
+    ps_cli_json_string(stdout, v ? v : "");
+}
+
+/* The mirrors named on the command line, or all of them. */
+static int pick(const ps_mirror_set *set, int argc, char **argv, const ps_mirror_conf ***out,
+                size_t *n)
+{
+    size_t want = argc ? (size_t)argc : ps_mirror_set_count(set);
+    *out = calloc(want ? want : 1, sizeof **out);
+    *n = 0;
+    for (size_t i = 0; *out && i < want; i++) {
+        const ps_mirror_conf *c = argc ? ps_mirror_set_find(set, argv[i]) : ps_mirror_set_at(set, i);
+        if (c == NULL) {
+            fprintf(stderr, "pkgsmith mirror: error: no mirror named '%s'\n", argv[i]);
+            return 2;
+        }
+        (*out)[(*n)++] = c;
+    }
+    return *out ? 0 : 1;
+}
+
+/* ---- progress ------------------------------------------------------- */
+
+static void human(uint64_t b, char *out, size_t n)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    size_t i = 0;
+    for (; v >= 1024 && i < 4; i++)
+        v /= 1024;
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+typedef struct bar {
+    const char *name;
+    struct timespec t0;
+} bar;
+
+static void draw(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
+{
+    bar *b = ud;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double el = (double)(t.tv_sec - b->t0.tv_sec) + (t.tv_nsec - b->t0.tv_nsec) / 1e9;
+    double rate = el > 0 ? (double)bd / el : 0;
+    char done[32], total[32], r[32];
+    human(bd, done, sizeof done), human(bt, total, sizeof total), human((uint64_t)rate, r, sizeof r);
+    int width = 24, fill = bt ? (int)((double)bd / (double)bt * width) : width;
+    char meter[32];
+    for (int i = 0; i < width; i++)
+        meter[i] = i < fill ? '#' : '.';
+    meter[width] = '\0';
+    double eta = rate > 0 && bt > bd ? (double)(bt - bd) / rate : 0;
+    fprintf(stderr, "\r%s [%s] %zu/%zu files  %s/%s  %s/s  ETA %02d:%02d ", b->name, meter, fd,
+            ft, done, total, r, (int)eta / 60, (int)eta % 60);
+    if (fd == ft)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ---- sync ------------------------------------------------------------ */
+
+static void print_result(const ps_mirror_conf *c, const ps_mirror_result *r, int first)
+{
+    printf("%s{", first ? "" : ",");
+    json_kv("name", ps_mirror_conf_name(c), 0);
+    printf(",\"ok\":true,\"unchanged\":%s,\"published\":%s,\"generation\":%ld",
+           r->unchanged ? "true" : "false", r->published ? "true" : "false", r->generation);
+    printf(",\"fetched\":%zu,\"reused\":%zu,\"added\":%zu,\"removed\":%zu,\"packages\":%zu",
+           r->fetched, r->reused, r->added, r->removed, r->selected);
+    printf(",\"upstream_entries\":%zu,\"bytes\":%llu,\"requests\":%llu,\"duration\":%.3f",
+           r->upstream_entries, (unsigned long long)r->bytes, (unsigned long long)r->requests,
+           r->duration);
+    json_kv("signer", r->signer, 1), json_kv("upstream_date", r->upstream_date, 1);
+    json_kv("upstream_valid_until", r->upstream_valid_until, 1);
+    printf("}");
+}
+
+static void print_failure(const ps_mirror_conf *c, const ps_error *err, int first)
+{
+    printf("%s{", first ? "" : ",");
+    json_kv("name", ps_mirror_conf_name(c), 0);
+    printf(",\"ok\":false,\"error\":{");
+    json_kv("code", ps_code_name(err->code), 0), json_kv("message", err->msg, 1);
+    printf("}}");
+}
+
+static void say(const ps_mirror_conf *c, const ps_mirror_result *r)
+{
+    char b[32];
+    human(r->bytes, b, sizeof b);
+    if (r->unchanged)
+        printf("%s: upstream unchanged (%zu packages, generation %ld)\n",
+               ps_mirror_conf_name(c), r->selected, r->generation);
+    else
+        printf("%s: %zu packages (%zu fetched, %zu reused, +%zu -%zu), %s in %.1fs, %s "
+               "generation %ld, upstream signed by %s\n",
+               ps_mirror_conf_name(c), r->selected, r->fetched, r->reused, r->added, r->removed,
+               b, r->duration, r->published ? "published" : "unchanged", r->generation,
+               r->signer);
+}
+
+static int write_metrics(const opts *o, const ps_mirror_conf **list, size_t n,
+                         const ps_mirror_result *res, const int *ok)
+{
+    ps_buf b = {0};
+    ps_error err = {0};
+    static const char *const HELP[][3] = {
+        {"pkgsmith_mirror_last_success_timestamp_seconds", "gauge",
+         "Unix time of the last successful sync"},
+        {"pkgsmith_mirror_last_sync_ok", "gauge", "1 when the last sync succeeded"},
+        {"pkgsmith_mirror_last_sync_duration_seconds", "gauge", "duration of the last sync"},
+        {"pkgsmith_mirror_last_sync_bytes", "gauge", "bytes downloaded by the last sync"},
+        {"pkgsmith_mirror_packages", "gauge", "packages the mirror holds"},
+        {"pkgsmith_mirror_errors_total", "counter", "failed syncs"}};
+    for (size_t m = 0; m < 6; m++) {
+        ps_buf_appendf(&b, &err, "# HELP %s %s\n# TYPE %s %s\n", HELP[m][0], HELP[m][2],
+                       HELP[m][0], HELP[m][1]);
+        for (size_t i = 0; i < n; i++) {
+            ps_mirror_status st;
+            ps_error e2 = {0};
+            if (ps_mirror_status_get(o->root, list[i], &st, &e2) != PS_OK)
+                continue;
+            double v[6] = {(double)st.last_success, ok[i], res[i].duration,
+                           (double)res[i].bytes, (double)st.packages, (double)st.errors_total};
+            ps_buf_appendf(&b, &err, "%s{mirror=\"%s\"} %.3f\n", HELP[m][0],
+                           ps_mirror_conf_name(list[i]), v[m]);
+        }
+    }
+    ps_code rc = err.code ? err.code : ps_file_write_atomic(o->metrics, b.data, b.len, 0644, &err);
+    ps_buf_free(&b);
+    if (rc != PS_OK)
+        return ps_cli_fail("mirror", &err, 0);
+    return 0;
+}
+
+static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
+{
+    ps_mirror_result *res = calloc(n ? n : 1, sizeof *res);
+    int *ok = calloc(n ? n : 1, sizeof *ok), status = 0;
+    int tty = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) && !o->json;
+    if (o->json)
+        printf("{\"mirrors\":[");
+    for (size_t i = 0; res && ok && i < n; i++) {
+        bar b = {ps_mirror_conf_name(list[i]), {0, 0}};
+        clock_gettime(CLOCK_MONOTONIC, &b.t0);
+        ps_mirror_opts mo = {o->root, o->wait, o->force, o->connections, o->rate, 0, 0,
+                             tty ? draw : NULL, &b};
+        ps_error err = {0};
+        if (ps_mirror_sync(list[i], &mo, &res[i], &err) == PS_OK) {
+            ok[i] = 1;
+            if (o->json)
+                print_result(list[i], &res[i], i == 0);
+            else
+                say(list[i], &res[i]);
+            continue;
+        }
+        int st = ps_error_exit_status(err.code);
+        status = status == 0 || st == 1 ? st : status;
+        fprintf(stderr, "pkgsmith mirror: error: %s: %s\n", ps_mirror_conf_name(list[i]),
+                err.msg);
+        if (o->json)
+            print_failure(list[i], &err, i == 0);
+    }
+    if (o->json)
+        printf("],\"ok\":%s}\n", status == 0 ? "true" : "false");
+    if (o->metrics && res && ok) {
+        int m = write_metrics(o, list, n, res, ok);
+        status = status ? status : m;
+    }
+    free(res), free(ok);
+    return status;
+}
+
+/* ---- status ---------------------------------------------------------- */
+
+static void when(long t, char *out, size_t n)
+{
+    if (t <= 0) {
+        snprintf(out, n, "never");
+        return;
+    }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int do_status(opts *o, const ps_mirror_conf **list, size_t n)
+{
+    if (o->json)
+        printf("{\"ok\":true,\"mirrors\":[");
+    for (size_t i = 0; i < n; i++) {
+        ps_mirror_status st;
+        ps_error err = {0};
+        if (ps_mirror_status_get(o->root, list[i], &st, &err) != PS_OK) {
+            if (o->json)
+                printf("]}\n");
+            return ps_cli_fail("mirror", &err, 0);
+        }
+        char last[32], ok[32];
+        when(st.last_attempt, last, sizeof last), when(st.last_success, ok, sizeof ok);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            json_kv("name", ps_mirror_conf_name(list[i]), 0);
+            json_kv("type", ps_mirror_conf_type(list[i]), 1);
+            json_kv("last_attempt", last, 1), json_kv("last_success", ok, 1);
+            json_kv("last_error", st.last_error, 1);
+            json_kv("upstream_date", st.upstream_date, 1);
+            json_kv("upstream_valid_until", st.upstream_valid_until, 1);
+            json_kv("signer", st.signer, 1);
+            printf(",\"packages\":%zu,\"upstream_entries\":%zu,\"generation\":%ld,"
+                   "\"duration\":%.3f,\"errors_total\":%lu}",
+                   st.packages, st.upstream_entries, st.generation, st.last_duration,
+                   st.errors_total);
+            continue;
+        }
+        printf("%s (%s -> %s)\n", ps_mirror_conf_name(list[i]), ps_mirror_conf_type(list[i]),
+               ps_mirror_conf_target(list[i]));
+        printf("  last sync:     %s%s\n", last,
+               st.last_error[0] ? " (FAILED)" : st.synced ? " (ok)" : "");
+        printf("  last success:  %s\n", ok);
+        if (st.last_error[0])
+            printf("  last error:    %s\n", st.last_error);
+        printf("  upstream Date: %s\n", st.upstream_date[0] ? st.upstream_date : "-");
+        printf("  Valid-Until:   %s\n",
+               st.upstream_valid_until[0] ? st.upstream_valid_until : "-");
+        printf("  signed by:     %s\n", st.signer[0] ? st.signer : "-");
+        printf("  packages:      %zu of %zu upstream, generation %ld\n", st.packages,
+               st.upstream_entries, st.generation);
+    }
+    if (o->json)
+        printf("]}\n");
+    return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long n = strtoull(s, &end, 10);
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mul = 1024ULL * 1024 * 1024, end++;
+    *out = n * mul;
+    return end == s || *end ? 64 : 0;
+}
+
+static int parse_opt(opts *o, int c, const char *arg)
+{
+    char *end = NULL;
+    switch (c) {
+    case 'r': o->root = arg; return 0;
+    case 'C': o->config = arg; return 0;
+    case 'w': o->wait = (int)strtol(arg, &end, 10); return *end ? 64 : 0;
+    case 'f': o->force = 1; return 0;
+    case 'n': o->connections = (int)strtol(arg, &end, 10);
+        return *end || o->connections < 1 || o->connections > 64 ? 64 : 0;
+    case 'l': return parse_size(arg, &o->rate);
+    case 'm': o->metrics = arg; return 0;
+    case 'j': o->json = 1; return 0;
+    default: return 64;
+    }
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"root", required_argument, NULL, 'r'},        {"config", required_argument, NULL, 'C'},
+        {"wait", required_argument, NULL, 'w'},        {"force", no_argument, NULL, 'f'},
+        {"connections", required_argument, NULL, 'n'}, {"rate-limit", required_argument, NULL, 'l'},
+        {"metrics-file", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 64 : 0;
+    }
+    int is_sync = strcmp(argv[1], "sync") == 0;
+    if (!is_sync && strcmp(argv[1], "status") != 0)
+        return usage_error("unknown subcommand", argv[1]);
+    opts o = {.root = getenv("PKGSMITH_REPO_ROOT"), .config = getenv("PKGSMITH_MIRROR_CONFIG")};
+    if (o.root == NULL || *o.root == '\0')
+        o.root = PS_REPO_DEFAULT_ROOT;
+    if (o.config == NULL || *o.config == '\0')
+        o.config = PS_MIRROR_DEFAULT_CONFIG;
+    int c, status = 0;
+    optind = 1;
+    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "+h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        status = parse_opt(&o, c, optarg);
+    }
+    if (status != 0)
+        return usage_error("bad option or value", NULL);
+    ps_error err = {0};
+    ps_mirror_set *set = ps_mirror_set_load(o.config, &err);
+    if (set == NULL)
+        return ps_cli_fail("mirror", &err, o.json);
+    const ps_mirror_conf **list = NULL;
+    size_t n = 0;
+    int nargs = argc - 1 - optind;
+    status = pick(set, nargs, argv + 1 + optind, &list, &n);
+    if (status == 0 && n == 0) {
+        fprintf(stderr, "pkgsmith mirror: error: no *.mirror files in %s\n", o.config);
+        status = 2;
+    }
+    if (status == 0)
+        status = is_sync ? do_sync(&o, list, n) : do_status(&o, list, n);
+    free(list);
+    ps_mirror_set_free(set);
+    return status;
+}
+
+const ps_command ps_cmd_mirror = {"mirror", "sync upstream apt and rpm repositories into ours",
+                                  USAGE, run};

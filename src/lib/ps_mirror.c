@@ -1,0 +1,659 @@
+/* ps_mirror.c - one sync, start to end: lock, upstream selection (apt or
+ * rpm), downloads, the repository's working set, publish, state. */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ps_mirror_priv.h"
+#include "ps_pkginfo.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+char *ps_mirror_url(const ps_sync *s, const char *rel)
+{
+    return ps_strdupf("%s/%s", s->base, rel);
+}
+
+/* ---- signatures and freshness --------------------------------------- */
+
+static ps_code make_verifier(ps_sync *s, ps_error *err)
+{
+    if (s->verifier)
+        return PS_OK;
+    s->verifier = ps_verifier_new(err);
+    ps_code rc = s->verifier ? PS_OK : (err ? err->code : PS_ELIB);
+    for (size_t i = 0; rc == PS_OK && i < s->c->key_files.n; i++)
+        rc = ps_verifier_import_file(s->verifier, s->c->key_files.v[i], err);
+    return rc;
+}
+
+static int pinned(const ps_mirror_conf *c, const char *fpr)
+{
+    if (c->fprs.n == 0)
+        return 1;
+    for (size_t i = 0; i < c->fprs.n; i++)
+        if (strcmp(c->fprs.v[i], fpr) == 0)
+            return 1;
+    return 0;
+}
+
+ps_code ps_mirror_verify(ps_sync *s, const ps_buf *data, const ps_buf *sig, ps_buf *plain,
+                         const char *name, ps_error *err)
+{
+    char fpr[41] = "";
+    ps_code rc = make_verifier(s, err);
+    ps_span span = {data->data, data->len};
+    if (rc == PS_OK && sig)
+        rc = ps_verifier_verify(s->verifier, sig->data, sig->len, &span, 1, NULL, name, fpr, err);
+    else if (rc == PS_OK)
+        rc = ps_verifier_verify(s->verifier, data->data, data->len, NULL, 0, plain, name, fpr,
+                                err);
+    if (rc == PS_OK && !pinned(s->c, fpr))
+        rc = ps_error_set(err, PS_EVERIFY,
+                          "%s: signed by key %s, which is not pinned in Signed-By of %s: refused",
+                          name, fpr, s->c->path);
+    if (rc == PS_OK)
+        snprintf(s->res->signer, sizeof s->res->signer, "%s", fpr);
+    return rc;
+}
+
+ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, const char *name,
+                             ps_error *err)
+{
+    time_t t = date ? curl_getdate(date, NULL) : -1;
+    if (t < 0)
+        return ps_error_set(err, PS_EVERIFY, "%s: no valid Date ('%s'): refused", name,
+                            date ? date : "");
+    const char *prev = ps_kv_get(&s->state, key);
+    long last = prev ? strtol(prev, NULL, 10) : 0;
+    if ((long)t < last) {
+        char when[64];
+        time_t lt = (time_t)last;
+        struct tm tm;
+        gmtime_r(&lt, &tm);
+        strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S UTC", &tm);
+        return ps_error_set(err, PS_EVERIFY,
+                            "%s: Date %s is older than the last accepted %s (a replayed or "
+                            "rolled-back upstream): refused",
+                            name, date, when);
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%ld", (long)t);
+    return ps_kv_set(&s->next, key, v, err);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+static void on_progress(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
+{
+    const ps_sync *s = ud;
+    s->o->progress(s->o->progress_ud, fd, ft, bd, bt);
+}
+
+ps_code ps_mirror_fetch_files(ps_sync *s, const ps_fetch_file *files, size_t n, int progress,
+                              ps_error *err)
+{
+    int cb = progress && s->o->progress;
+    return ps_fetch_files(s->fetch, files, n, cb ? on_progress : NULL, s, err);
+}
+
+ps_code ps_mirror_keep_provenance(ps_sync *s, const char *name, const void *data, size_t len,
+                                  ps_error *err)
+{
+    char *dir = ps_strdupf("%s/provenance.new", s->dir);
+    char *path = ps_strdupf("%s/provenance.new/%s", s->dir, name);
+    ps_code rc = dir && path ? ps_mkdir_p(dir, 0755, err)
+                             : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_file_write_unsynced(path, data, len, err);
+    free(dir), free(path);
+    return rc;
+}
+
+/* provenance.new replaces provenance (synced with the working set). */
+static ps_code swap_provenance(ps_sync *s, ps_error *err)
+{
+    char *cur = ps_strdupf("%s/provenance", s->dir), *nw = ps_strdupf("%s/provenance.new", s->dir);
+    char *signer = ps_strdupf("%s/provenance.new/signer", s->dir);
+    ps_code rc = cur && nw && signer ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    char line[64];
+    snprintf(line, sizeof line, "%s\n", s->res->signer);
+    if (rc == PS_OK && ps_path_exists(nw))
+        rc = ps_file_write_unsynced(signer, line, strlen(line), err);
+    if (rc == PS_OK && ps_path_exists(nw)) {
+        ps_rm_rf(cur, NULL);
+        if (rename(nw, cur) != 0)
+            rc = ps_error_set(err, PS_EIO, "%s: %s", cur, strerror(errno));
+    }
+    free(cur), free(nw), free(signer);
+    return rc;
+}
+
+/* ---- from the selection to repository items -------------------------- */
+
+typedef struct plan {
+    ps_repo_item *items;
+    char **own;          /* strings the items point to */
+    size_t n, nown;
+    ps_fetch_file *fetch;
+    size_t nfetch;
+    uint64_t fetch_bytes;
+    ps_buf *records;
+} plan;
+
+static void plan_free(plan *p, size_t ncand)
+{
+    for (size_t i = 0; i < p->nown; i++)
+        free(p->own[i]);
+    for (size_t i = 0; p->records && i < ncand; i++)
+        ps_buf_free(&p->records[i]);
+    free(p->own), free(p->items), free(p->fetch), free(p->records);
+}
+
+static const char *own(plan *p, char *s)
+{
+    if (s)
+        p->own[p->nown++] = s;
+    return s;
+}
+
+static char *target_of(const ps_sync *s, const ps_repo *r)
+{
+    if (s->c->type == PS_MIRROR_RPM)
+        return strdup(s->c->target);
+    if (strchr(s->c->target, '/'))
+        return strdup(s->c->target);
+    return ps_strdupf("%s/%s", s->c->target, ps_repo_components(r)->v[0]);
+}
+
+static ps_code check_target(const ps_sync *s, const ps_repo *r, const char *t, ps_error *err)
+{
+    const ps_strv *l = s->c->type == PS_MIRROR_RPM ? ps_repo_rpm_repos(r) : ps_repo_suites(r);
+    char *suite = strdup(t);
+    if (suite == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    char *slash = s->c->type == PS_MIRROR_APT ? strchr(suite, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    int ok = 0;
+    for (size_t i = 0; i < l->n; i++)
+        ok |= strcmp(l->v[i], suite) == 0;
+    const ps_strv *comps = ps_repo_components(r);
+    if (ok && slash) {
+        ok = 0;
+        for (size_t i = 0; i < comps->n; i++)
+            ok |= strcmp(comps->v[i], slash + 1) == 0;
+    }
+    free(suite);
+    if (ok)
+        return PS_OK;
+    return ps_error_set(err, PS_EINPUT, "%s: Target '%s' is not %s of %s/repo.conf", s->c->path,
+                        t, s->c->type == PS_MIRROR_RPM ? "an rpm repo" : "a suite/component",
+                        ps_repo_root(r));
+}
+
+static ps_code check_space(const ps_sync *s, uint64_t need, ps_error *err)
+{
+    struct statvfs v;
+    if (statvfs(s->dir, &v) != 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", s->dir, strerror(errno));
+    uint64_t have = (uint64_t)v.f_bavail * v.f_frsize, margin = 64ULL << 20;
+    if (have >= need + margin)
+        return PS_OK;
+    return ps_error_set(err, PS_EIO,
+                        "%s: not enough free space: the sync needs %llu MiB (and 64 MiB to "
+                        "spare), %llu MiB are free",
+                        s->dir, (unsigned long long)(need >> 20), (unsigned long long)(have >> 20));
+}
+
+/* Which files are new, which the pool already holds. */
+static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan *p,
+                          ps_error *err)
+{
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    size_t n = s->chosen->len;
+    p->items = calloc(n ? n : 1, sizeof *p->items);
+    p->own = calloc(n * 4 + 1, sizeof *p->own);
+    p->fetch = calloc(n ? n : 1, sizeof *p->fetch);
+    p->records = calloc(n ? n : 1, sizeof *p->records);
+    ps_code rc = p->items && p->own && p->fetch && p->records
+                     ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == PS_OK && i < n; i++) {
+        const ps_cand *c = s->chosen->pdata[i];
+        if (g_hash_table_contains(seen, c->sha256))
+            continue; /* an arch-all file listed under two architectures */
+        g_hash_table_add(seen, c->sha256);
+        if (c->size > s->c->max_file)
+            rc = ps_error_set(err, PS_EVERIFY, "%s/%s: %llu bytes, above Max-File-Size: refused",
+                              s->base, c->path, (unsigned long long)c->size);
+        ps_repo_item *it = &p->items[p->n++];
+        *it = (ps_repo_item){s->c->type == PS_MIRROR_APT ? "deb" : "rpm", target, c->name,
+                             c->version, c->arch, c->sha256, c->size, NULL, NULL, NULL, 0};
+        const char *pooled = ps_repo_pooled(r, c->sha256);
+        if (pooled != NULL) { /* r is closed before the items are used */
+            if ((it->href = own(p, strdup(pooled))) == NULL)
+                rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+            s->res->reused++;
+            continue;
+        }
+        /* A verified download from an interrupted run is as good. */
+        it->file = own(p, ps_strdupf("%s/download/%s", s->dir, c->sha256));
+        if (it->file == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        if (rc == PS_OK && !ps_path_exists(it->file)) {
+            const char *url = own(p, ps_mirror_url(s, c->path));
+            p->fetch[p->nfetch++] = (ps_fetch_file){url, it->file, c->size, c->sha256};
+            p->fetch_bytes += c->size;
+            rc = url ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+        }
+    }
+    g_hash_table_destroy(seen);
+    return rc;
+}
+
+static ps_code deb_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_error *err)
+{
+    ps_repo_item *it = &p->items[i];
+    ps_hashes h;
+    ps_code rc = ps_hashes_of_file(it->file, &h, err);
+    const char *colon = strchr(c->version, ':');
+    char *fname = ps_strdupf("%s_%s_%s.deb", c->name, colon ? colon + 1 : c->version, c->arch);
+    it->href = own(p, fname ? ps_repo_pool_href(c->sha256, fname) : NULL);
+    free(fname);
+    if (rc == PS_OK && it->href == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_mirror_deb_record(c, it->href, &h, &p->records[i], err);
+    (void)s;
+    return rc;
+}
+
+/* An rpm is read through librpm: its signature must be a pinned key's,
+ * and its header must say what the index said. */
+static ps_code rpm_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_pkgkeys *keys,
+                        ps_error *err)
+{
+    ps_repo_item *it = &p->items[i];
+    char *url = ps_mirror_url(s, c->path);
+    ps_pkginfo *pi = ps_pkginfo_read(it->file, keys, 1, err);
+    ps_code rc = pi ? PS_OK : (err ? err->code : PS_EVERIFY);
+    if (rc != PS_OK && err) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        ps_error_clear(err);
+        unlink(it->file);
+        rc = ps_error_set(err, rc, "%s: %s", url ? url : c->path, msg);
+    }
+    if (rc == PS_OK && (strcmp(ps_pkginfo_name(pi), c->name) != 0 ||
+                        strcmp(ps_pkginfo_arch(pi), c->arch) != 0 ||
+                        strcmp(ps_pkginfo_version(pi), c->version) != 0))
+        rc = ps_error_set(err, PS_EVERIFY, "%s: the header says %s %s (%s), the index %s %s (%s)",
+                          url ? url : c->path, ps_pkginfo_name(pi), ps_pkginfo_version(pi),
+                          ps_pkginfo_arch(pi), c->name, c->version, c->arch);
+    if (rc == PS_OK)
+        it->href = own(p, ps_repo_pool_href(c->sha256, ps_pkginfo_filename(pi)));
+    if (rc == PS_OK && it->href == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_pkginfo_record(pi, it->href, &p->records[i], err);
+    ps_pkginfo_free(pi);
+    free(url);
+    return rc;
+}
+
+/* The rpm keyring holds the pinned keys only. */
+static ps_pkgkeys *pinned_keys(ps_sync *s, ps_error *err)
+{
+    ps_strv files = {0};
+    ps_code rc = make_verifier(s, err);
+    char *dir = ps_strdupf("%s/keys", s->dir);
+    if (rc == PS_OK && dir) {
+        ps_rm_rf(dir, NULL);
+        rc = ps_mkdir_p(dir, 0700, err);
+    }
+    for (size_t i = 0; rc == PS_OK && i < ps_verifier_nkeys(s->verifier); i++) {
+        if (!pinned(s->c, ps_verifier_key(s->verifier, i)))
+            continue;
+        ps_buf b = {0};
+        char *path = ps_strdupf("%s/%zu.asc", dir, i);
+        rc = path ? ps_verifier_export(s->verifier, i, 1, &b, err) : PS_ENOMEM;
+        if (rc == PS_OK)
+            rc = ps_file_write_atomic(path, b.data, b.len, 0644, err);
+        if (rc == PS_OK)
+            rc = ps_strv_take(&files, path, err), path = NULL;
+        free(path);
+        ps_buf_free(&b);
+    }
+    ps_pkgkeys *k = NULL;
+    if (rc == PS_OK && files.n == 0)
+        ps_error_set(err, PS_EKEY, "%s: none of the pinned keys is in the Signed-By key files",
+                     s->c->path);
+    else if (rc == PS_OK)
+        k = ps_pkgkeys_new((const char *const *)files.v, files.n, err);
+    ps_strv_free(&files);
+    free(dir);
+    return k;
+}
+
+static ps_code make_items(ps_sync *s, plan *p, ps_error *err)
+{
+    ps_pkgkeys *keys = NULL;
+    ps_code rc = PS_OK;
+    size_t k = 0;
+    for (size_t i = 0; rc == PS_OK && i < s->chosen->len && k < p->n; i++) {
+        const ps_cand *c = s->chosen->pdata[i];
+        ps_repo_item *it = &p->items[k];
+        if (strcmp(it->sha256, c->sha256) != 0)
+            continue; /* a duplicate plan_files skipped */
+        k++;
+        if (it->file == NULL)
+            continue;
+        it->href = NULL;
+        if (s->c->type == PS_MIRROR_APT) {
+            rc = deb_item(s, p, k - 1, c, err);
+        } else {
+            if (keys == NULL && (keys = pinned_keys(s, err)) == NULL)
+                rc = err && err->code ? err->code : PS_EKEY;
+            if (rc == PS_OK)
+                rc = rpm_item(s, p, k - 1, c, keys, err);
+        }
+        it->record = p->records[k - 1].data;
+        it->record_len = p->records[k - 1].len;
+    }
+    ps_pkgkeys_free(keys);
+    return rc;
+}
+
+/* ---- the sync --------------------------------------------------------- */
+
+static ps_code check_shrink(ps_sync *s, ps_error *err)
+{
+    const char *prev = ps_kv_get(&s->state, "Entries");
+    double before = prev ? strtod(prev, NULL) : 0, now = (double)s->res->upstream_entries;
+    if (before <= 0 || s->o->force || now >= before * (1.0 - s->c->max_shrink / 100.0))
+        return PS_OK;
+    return ps_error_set(err, PS_EVERIFY,
+                        "%s: upstream lists %.0f packages, %.0f last time (%.0f%% fewer, "
+                        "Max-Shrink is %.0f%%): refused; run with --force if this is intended",
+                        s->base, now, before, 100.0 * (before - now) / before, s->c->max_shrink);
+}
+
+static ps_code publish(ps_sync *s, ps_repo *w, ps_error *err)
+{
+    ps_repo_published pub;
+    ps_code rc = ps_kv_set(&s->next, "Publish-Pending", "yes", err);
+    char *st = ps_strdupf("%s/state", s->dir);
+    if (rc == PS_OK)
+        rc = st ? ps_kv_save(st, &s->next, err) : PS_ENOMEM;
+    if (rc == PS_OK)
+        rc = ps_repo_publish(w, &pub, err);
+    if (rc == PS_OK) {
+        s->res->published = 1;
+        s->res->generation = pub.generation;
+        rc = ps_kv_set(&s->next, "Publish-Pending", "", err);
+    }
+    free(st);
+    return rc;
+}
+
+static ps_code commit(ps_sync *s, ps_error *err)
+{
+    ps_repo *r = ps_repo_open(s->o->root, 0, 0, err);
+    char *target = r ? target_of(s, r) : NULL;
+    plan p = {0};
+    ps_code rc = r == NULL ? (err ? err->code : PS_EINPUT)
+                           : target ? check_target(s, r, target, err)
+                                    : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = plan_files(s, r, target, &p, err);
+    if (rc == PS_OK)
+        rc = check_space(s, p.fetch_bytes, err);
+    if (rc == PS_OK)
+        rc = ps_mirror_fetch_files(s, p.fetch, p.nfetch, 1, err);
+    s->res->fetched = rc == PS_OK ? p.nfetch : 0;
+    if (rc == PS_OK)
+        rc = make_items(s, &p, err);
+    ps_repo_free(r);
+    ps_repo *w = rc == PS_OK ? ps_repo_open(s->o->root, 1, s->o->wait_seconds, err) : NULL;
+    if (rc == PS_OK && w == NULL)
+        rc = err ? err->code : PS_EBUSY;
+    int changed = 0;
+    char *source = ps_strdupf("mirror:%s", s->c->name);
+    if (rc == PS_OK)
+        rc = ps_repo_set_source(w, source, p.items, p.n, &s->res->added, &s->res->removed,
+                                &changed, err);
+    s->res->selected = p.n;
+    if (rc == PS_OK)
+        rc = swap_provenance(s, err);
+    const char *pending = ps_kv_get(&s->state, "Publish-Pending");
+    if (rc == PS_OK && (changed || (pending && *pending) || ps_repo_current(w) == 0))
+        rc = publish(s, w, err);
+    if (w)
+        s->res->generation = ps_repo_current(w);
+    ps_repo_free(w);
+    plan_free(&p, s->chosen->len);
+    free(target), free(source);
+    return rc;
+}
+
+/* Indices no longer pinned by upstream leave the cache. */
+static void prune_cache(ps_sync *s, double started)
+{
+    const char *sub[] = {"indices", "download"};
+    for (size_t k = 0; k < 2; k++) {
+        char *dir = ps_strdupf("%s/%s", s->dir, sub[k]);
+        DIR *d = dir ? opendir(dir) : NULL;
+        for (struct dirent *de; d && (de = readdir(d));) {
+            struct stat st;
+            char *path = ps_strdupf("%s/%s", dir, de->d_name);
+            /* downloads were moved into the pool; .part files are kept */
+            if (path && de->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+                (k == 1 ? !ps_str_ends_with(de->d_name, ".part")
+                        : (double)st.st_mtime < started - 1))
+                unlink(path);
+            free(path);
+        }
+        if (d)
+            closedir(d);
+        free(dir);
+    }
+}
+
+static ps_code check_still_valid(ps_sync *s, ps_error *err)
+{
+    for (size_t i = 0; s->c->type == PS_MIRROR_APT && i < s->c->suites.n; i++) {
+        char key[300];
+        snprintf(key, sizeof key, "Valid-Until-%s", s->c->suites.v[i]);
+        const char *v = ps_kv_get(&s->state, key);
+        time_t t = v && *v ? curl_getdate(v, NULL) : -1;
+        if (t >= 0 && t < time(NULL))
+            return ps_error_set(err, PS_EVERIFY,
+                                "%s/dists/%s/InRelease: unchanged upstream, but its "
+                                "Valid-Until %s has passed: upstream is stale or frozen",
+                                s->base, s->c->suites.v[i], v);
+    }
+    return PS_OK;
+}
+
+static ps_code prepare(ps_sync *s, int *lockfd, ps_error *err)
+{
+    const char *sub[] = {"", "/indices", "/download"};
+    ps_code rc = PS_OK;
+    s->dir = ps_strdupf("%s/mirrors/%s", s->o->root, s->c->name);
+    for (size_t i = 0; rc == PS_OK && i < 3; i++) {
+        char *d = s->dir ? ps_strdupf("%s%s", s->dir, sub[i]) : NULL;
+        rc = d ? ps_mkdir_p(d, 0755, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+        free(d);
+    }
+    char *lock = rc == PS_OK ? ps_strdupf("%s/lock", s->dir) : NULL;
+    if (rc == PS_OK)
+        rc = lock ? ps_lock(lock, s->o->wait_seconds, lockfd, err) : PS_ENOMEM;
+    free(lock);
+    char *st = rc == PS_OK ? ps_strdupf("%s/state", s->dir) : NULL;
+    if (rc == PS_OK)
+        rc = st ? ps_kv_load(st, &s->state, err) : PS_ENOMEM;
+    for (size_t i = 0; rc == PS_OK && i < s->state.keys.n; i++)
+        rc = ps_kv_set(&s->next, s->state.keys.v[i], s->state.values.v[i], err);
+    free(st);
+    char *nw = rc == PS_OK ? ps_strdupf("%s/provenance.new", s->dir) : NULL;
+    if (nw)
+        ps_rm_rf(nw, NULL);
+    free(nw);
+    const char *dig = ps_kv_get(&s->state, "Config-Digest");
+    const char *ok = ps_kv_get(&s->state, "Last-Success");
+    s->conditional = dig && ok && *ok && strcmp(dig, s->c->digest) == 0;
+    s->base = strdup(s->c->uris.v[0]);
+    if (rc == PS_OK && s->base == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (size_t l = s->base ? strlen(s->base) : 0; l > 0 && s->base[l - 1] == '/'; l--)
+        s->base[l - 1] = '\0';
+    return rc;
+}
+
+static ps_code record(ps_sync *s, ps_code rc, const ps_error *err, double t0, ps_error *serr)
+{
+    ps_kv *kv = rc == PS_OK ? &s->next : &s->state;
+    char v[64];
+    snprintf(v, sizeof v, "%ld", (long)time(NULL));
+    ps_code r2 = ps_kv_set(kv, "Last-Attempt", v, serr);
+    if (rc == PS_OK) {
+        char n[32];
+        ps_kv_set(kv, "Last-Success", v, serr);
+        ps_kv_set(kv, "Last-Error", "", serr);
+        ps_kv_set(kv, "Config-Digest", s->c->digest, serr);
+        if (!s->res->unchanged) {
+            snprintf(n, sizeof n, "%zu", s->res->upstream_entries);
+            ps_kv_set(kv, "Entries", n, serr);
+            snprintf(n, sizeof n, "%zu", s->res->selected);
+            ps_kv_set(kv, "Packages", n, serr);
+            ps_kv_set(kv, "Signer", s->res->signer, serr);
+            ps_kv_set(kv, "Upstream-Date", s->res->upstream_date, serr);
+            ps_kv_set(kv, "Upstream-Valid-Until", s->res->upstream_valid_until, serr);
+        }
+        snprintf(n, sizeof n, "%ld", s->res->generation);
+        ps_kv_set(kv, "Generation", n, serr);
+    } else {
+        const char *e = ps_kv_get(kv, "Errors-Total");
+        char n[32];
+        snprintf(n, sizeof n, "%ld", (e ? strtol(e, NULL, 10) : 0) + 1);
+        ps_kv_set(kv, "Errors-Total", n, serr);
+        ps_kv_set(kv, "Last-Error", err && err->code ? err->msg : "failed", serr);
+    }
+    snprintf(v, sizeof v, "%.3f", now_s() - t0);
+    ps_kv_set(kv, "Last-Duration", v, serr);
+    char *st = ps_strdupf("%s/state", s->dir);
+    if (r2 == PS_OK)
+        r2 = st ? ps_kv_save(st, kv, serr) : PS_ENOMEM;
+    free(st);
+    return r2;
+}
+
+static void fill_unchanged(ps_sync *s)
+{
+    const char *v;
+    s->res->selected = (v = ps_kv_get(&s->state, "Packages")) ? strtoul(v, NULL, 10) : 0;
+    s->res->upstream_entries = (v = ps_kv_get(&s->state, "Entries")) ? strtoul(v, NULL, 10) : 0;
+    s->res->generation = (v = ps_kv_get(&s->state, "Generation")) ? strtol(v, NULL, 10) : 0;
+    snprintf(s->res->signer, sizeof s->res->signer, "%s",
+             (v = ps_kv_get(&s->state, "Signer")) ? v : "");
+    snprintf(s->res->upstream_date, sizeof s->res->upstream_date, "%s",
+             (v = ps_kv_get(&s->state, "Upstream-Date")) ? v : "");
+    snprintf(s->res->upstream_valid_until, sizeof s->res->upstream_valid_until, "%s",
+             (v = ps_kv_get(&s->state, "Upstream-Valid-Until")) ? v : "");
+}
+
+ps_code ps_mirror_sync(const ps_mirror_conf *c, const ps_mirror_opts *o, ps_mirror_result *out,
+                       ps_error *err)
+{
+    double t0 = now_s();
+    int lockfd = -1;
+    memset(out, 0, sizeof *out);
+    ps_sync s = {.c = c, .o = o, .res = out};
+    s.chosen = g_ptr_array_new_with_free_func((GDestroyNotify)ps_cand_free);
+    ps_fetch_opts fo = {o->connections ? o->connections : c->connections,
+                        o->retries > 0 ? o->retries : o->retries < 0 ? 0 : 4,
+                        o->retry_backoff_ms, 0, 0, 0,
+                        o->rate_limit ? o->rate_limit : c->rate_limit};
+    ps_code rc = prepare(&s, &lockfd, err);
+    if (rc == PS_OK && (s.fetch = ps_fetch_new(&fo, err)) == NULL)
+        rc = err ? err->code : PS_ELIB;
+    if (rc == PS_OK)
+        rc = c->type == PS_MIRROR_APT ? ps_mirror_apt_select(&s, err)
+                                      : ps_mirror_rpm_select(&s, err);
+    if (rc == PS_OK && out->unchanged) {
+        fill_unchanged(&s);
+        rc = check_still_valid(&s, err);
+    } else if (rc == PS_OK) {
+        rc = check_shrink(&s, err);
+        if (rc == PS_OK)
+            rc = commit(&s, err);
+    }
+    if (s.fetch) {
+        ps_fetch_stats st = ps_fetch_stats_get(s.fetch);
+        out->bytes = st.bytes;
+        out->requests = st.requests;
+    }
+    out->duration = now_s() - t0;
+    if (lockfd >= 0) {
+        ps_error serr = {0};
+        if (rc == PS_OK && !out->unchanged)
+            prune_cache(&s, (double)time(NULL) - out->duration);
+        ps_code r2 = record(&s, rc, err, t0, &serr);
+        if (rc == PS_OK && r2 != PS_OK) {
+            rc = r2;
+            if (err)
+                *err = serr;
+        }
+        close(lockfd);
+    }
+    g_ptr_array_free(s.chosen, TRUE);
+    ps_fetch_free(s.fetch);
+    ps_verifier_free(s.verifier);
+    ps_kv_free(&s.state), ps_kv_free(&s.next);
+    free(s.dir), free(s.base);
+    return rc;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+ps_code ps_mirror_status_get(const char *root, const ps_mirror_conf *c, ps_mirror_status *out,
+                             ps_error *err)
+{
+    ps_kv kv = {0};
+    char *path = ps_strdupf("%s/mirrors/%s/state", root, c->name);
+    memset(out, 0, sizeof *out);
+    ps_code rc = path ? ps_kv_load(path, &kv, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+    const char *v;
+    if (rc == PS_OK) {
+        out->last_attempt = (v = ps_kv_get(&kv, "Last-Attempt")) ? strtol(v, NULL, 10) : 0;
+        out->last_success = (v = ps_kv_get(&kv, "Last-Success")) ? strtol(v, NULL, 10) : 0;
+        out->synced = out->last_success > 0;
+        out->last_duration = (v = ps_kv_get(&kv, "Last-Duration")) ? strtod(v, NULL) : 0;
+        out->packages = (v = ps_kv_get(&kv, "Packages")) ? strtoul(v, NULL, 10) : 0;
+        out->upstream_entries = (v = ps_kv_get(&kv, "Entries")) ? strtoul(v, NULL, 10) : 0;
+        out->generation = (v = ps_kv_get(&kv, "Generation")) ? strtol(v, NULL, 10) : 0;
+        out->errors_total = (v = ps_kv_get(&kv, "Errors-Total")) ? strtoul(v, NULL, 10) : 0;
+        snprintf(out->last_error, sizeof out->last_error, "%s",
+                 (v = ps_kv_get(&kv, "Last-Error")) ? v : "");
+        snprintf(out->upstream_date, sizeof out->upstream_date, "%s",
+                 (v = ps_kv_get(&kv, "Upstream-Date")) ? v : "");
+        snprintf(out->upstream_valid_until, sizeof out->upstream_valid_until, "%s",
+                 (v = ps_kv_get(&kv, "Upstream-Valid-Until")) ? v : "");
+        snprintf(out->signer, sizeof out->signer, "%s", (v = ps_kv_get(&kv, "Signer")) ? v : "");
+    }
+    ps_kv_free(&kv);
+    free(path);
+    return rc;
+}

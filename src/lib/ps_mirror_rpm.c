@@ -1,0 +1,483 @@
+/* ps_mirror_rpm.c - an rpm upstream: repomd.xml + repomd.xml.asc, the
+ * primary index they pin (unpacked with a limit and checked against its
+ * open-checksum, then stream-parsed by libcreaterepo_c), and the
+ * selection by rpm's own version order. */
+#include <archive.h>
+#include <createrepo_c/createrepo_c.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <rpm/rpmver.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ps_mirror_priv.h"
+
+#define REPOMD_MAX (16u << 20)
+
+static int evr_cmp(const char *a, const char *b)
+{
+    rpmver x = rpmverParse(a), y = rpmverParse(b);
+    int c = x && y ? rpmverCmp(x, y) : strcmp(a, b);
+    rpmverFree(x);
+    rpmverFree(y);
+    return c;
+}
+
+/* ---- repomd ---------------------------------------------------------- */
+
+typedef struct md {
+    ps_fetch_response xml, asc;
+    cr_Repomd *repomd;
+    cr_RepomdRecord *primary;
+    char *url;
+} md;
+
+static void md_free(md *m)
+{
+    ps_fetch_response_free(&m->xml);
+    ps_fetch_response_free(&m->asc);
+    if (m->repomd)
+        cr_repomd_free(m->repomd);
+    free(m->url);
+}
+
+static ps_code fetch_repomd(ps_sync *s, md *m, ps_error *err)
+{
+    char *asc = ps_mirror_url(s, "repodata/repomd.xml.asc");
+    m->url = ps_mirror_url(s, "repodata/repomd.xml");
+    ps_code rc = asc && m->url ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_fetch_get(s->fetch, m->url,
+                          s->conditional ? ps_kv_get(&s->state, "ETag-repomd") : NULL,
+                          s->conditional ? ps_kv_get(&s->state, "Last-Modified-repomd") : NULL,
+                          REPOMD_MAX, &m->xml, err);
+    if (rc == PS_OK && m->xml.status == 304)
+        s->res->unchanged = 1;
+    else if (rc == PS_OK && m->xml.status != 200)
+        rc = ps_error_set(err, PS_EINPUT, "%s: HTTP %ld", m->url, m->xml.status);
+    if (rc == PS_OK && !s->res->unchanged)
+        rc = ps_fetch_get(s->fetch, asc, NULL, NULL, 1u << 20, &m->asc, err);
+    if (rc == PS_OK && !s->res->unchanged && m->asc.status != 200)
+        rc = ps_error_set(err, PS_EVERIFY, "%s: HTTP %ld: an unsigned repomd.xml is refused",
+                          asc, m->asc.status);
+    free(asc);
+    return rc;
+}
+
+static ps_code check_record_place(const char *url, const cr_RepomdRecord *r, ps_error *err)
+{
+    if (r->location_base && *r->location_base)
+        return ps_error_set(err, PS_EVERIFY, "%s: %s record has xml:base '%s': refused", url,
+                            r->type, r->location_base);
+    return ps_mirror_check_path(url, r->location_href, err);
+}
+
+static ps_code parse_repomd(ps_sync *s, md *m, ps_error *err)
+{
+    char *path = ps_strdupf("%s/indices/repomd.xml", s->dir);
+    GError *gerr = NULL;
+    ps_code rc = path ? ps_file_write_atomic(path, m->xml.body.data, m->xml.body.len, 0644, err)
+                      : ps_error_set(err, PS_ENOMEM, "out of memory");
+    m->repomd = cr_repomd_new();
+    if (rc == PS_OK && cr_xml_parse_repomd(path, m->repomd, NULL, NULL, &gerr) != CRE_OK)
+        rc = ps_error_set(err, PS_EINPUT, "%s: %s", m->url, gerr ? gerr->message : "bad XML");
+    for (GSList *l = rc == PS_OK ? m->repomd->records : NULL; rc == PS_OK && l; l = l->next)
+        rc = check_record_place(m->url, l->data, err);
+    if (rc == PS_OK && (m->primary = cr_repomd_get_record(m->repomd, "primary")) == NULL)
+        rc = ps_error_set(err, PS_EINPUT, "%s: no primary record", m->url);
+    const cr_RepomdRecord *p = m->primary;
+    if (rc == PS_OK && (p->checksum_type == NULL || strcmp(p->checksum_type, "sha256") != 0 ||
+                        p->checksum == NULL || strlen(p->checksum) != 64))
+        rc = ps_error_set(err, PS_EVERIFY, "%s: primary checksum type '%s': only sha256 is "
+                          "accepted", m->url, p->checksum_type ? p->checksum_type : "(none)");
+    if (rc == PS_OK && (p->size <= 0 || (uint64_t)p->size > s->c->max_index))
+        rc = ps_error_set(err, PS_EVERIFY, "%s: primary size %lld is missing or above "
+                          "Max-Index-Size: refused", m->url, (long long)p->size);
+    if (gerr)
+        g_error_free(gerr);
+    free(path);
+    return rc;
+}
+
+/* The newest record timestamp stands for the repository's Date. */
+static ps_code check_freshness(ps_sync *s, md *m, ps_error *err)
+{
+    gint64 newest = 0;
+    for (GSList *l = m->repomd->records; l; l = l->next) {
+        const cr_RepomdRecord *r = l->data;
+        if (r->timestamp > newest)
+            newest = r->timestamp;
+    }
+    char date[64];
+    time_t t = (time_t)newest;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S UTC", &tm);
+    snprintf(s->res->upstream_date, sizeof s->res->upstream_date, "%s", date);
+    return ps_mirror_check_date(s, "Date-repomd", date, m->url, err);
+}
+
+/* ---- primary: unpacked with a limit, checked, then streamed ---------- */
+
+static ps_code unpack(const char *src, const char *dst, uint64_t limit, const char *url,
+                      ps_error *err)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    char *tmp = ps_strdupf("%s.tmp", dst);
+    int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    ps_code rc = fd >= 0 ? PS_OK : ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    if (rc == PS_OK && (archive_read_open_filename(a, src, 65536) != ARCHIVE_OK ||
+                        archive_read_next_header(a, &e) != ARCHIVE_OK))
+        rc = ps_error_set(err, PS_EINPUT, "%s: %s", url, archive_error_string(a));
+    uint64_t total = 0;
+    char buf[65536];
+    for (la_ssize_t n; rc == PS_OK && (n = archive_read_data(a, buf, sizeof buf)) != 0;) {
+        if (n < 0)
+            rc = ps_error_set(err, PS_EINPUT, "%s: %s", url, archive_error_string(a));
+        else if ((total += (uint64_t)n) > limit)
+            rc = ps_error_set(err, PS_EVERIFY, "%s: unpacks to more than %llu bytes: refused",
+                              url, (unsigned long long)limit);
+        else if (write(fd, buf, (size_t)n) != n)
+            rc = ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
+    }
+    if (fd >= 0 && close(fd) != 0 && rc == PS_OK)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
+    if (rc == PS_OK && rename(tmp, dst) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
+    if (rc != PS_OK && tmp)
+        unlink(tmp);
+    archive_read_free(a);
+    free(tmp);
+    return rc;
+}
+
+static ps_code fetch_primary(ps_sync *s, md *m, char **plain, ps_error *err)
+{
+    const cr_RepomdRecord *p = m->primary;
+    const char *base = strrchr(p->location_href, '/');
+    base = base ? base + 1 : p->location_href;
+    const char *ext = strrchr(base, '.');
+    char *packed = ps_strdupf("%s/indices/%s%s", s->dir, p->checksum, ext ? ext : "");
+    char *url = ps_mirror_url(s, p->location_href);
+    *plain = ps_strdupf("%s/indices/%s.xml", s->dir, p->checksum);
+    ps_code rc = packed && url && *plain ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    ps_fetch_file f = {url, packed, (uint64_t)p->size, p->checksum};
+    if (rc == PS_OK && ps_path_exists(*plain))
+        utimes(*plain, NULL); /* still pinned: keep it in the cache */
+    if (rc == PS_OK && !ps_path_exists(*plain) && !ps_path_exists(packed))
+        rc = ps_mirror_fetch_files(s, &f, 1, 0, err);
+    uint64_t limit = s->c->max_index_unpacked;
+    if (p->size_open > 0 && (uint64_t)p->size_open < limit)
+        limit = (uint64_t)p->size_open;
+    if (rc == PS_OK && !ps_path_exists(*plain))
+        rc = unpack(packed, *plain, limit, url, err);
+    ps_hashes h;
+    if (rc == PS_OK && p->checksum_open && p->checksum_open_type &&
+        strcmp(p->checksum_open_type, "sha256") == 0) {
+        rc = ps_hashes_of_file(*plain, &h, err);
+        if (rc == PS_OK && strcmp(h.sha256, p->checksum_open) != 0) {
+            unlink(*plain);
+            rc = ps_error_set(err, PS_EVERIFY, "%s: unpacked SHA-256 %s, repomd.xml says %s",
+                              url, h.sha256, p->checksum_open);
+        }
+    }
+    if (packed)
+        unlink(packed); /* the unpacked copy is what later syncs reuse */
+    free(packed), free(url);
+    return rc;
+}
+
+typedef struct pass {
+    ps_sync *s;
+    ps_select *sel;    /* pass 0 */
+    GHashTable *need;  /* later: required name -> GPtrArray of providers */
+    size_t entries;
+    ps_error *err;
+    const char *where;
+} pass;
+
+static int arch_ok(const ps_mirror_conf *c, const char *arch)
+{
+    if (c->archs.n == 0 || strcmp(arch, "noarch") == 0)
+        return 1;
+    for (size_t i = 0; i < c->archs.n; i++)
+        if (strcmp(c->archs.v[i], arch) == 0)
+            return 1;
+    return 0;
+}
+
+static char *evr_of(const cr_Package *p)
+{
+    const char *e = p->epoch && *p->epoch && strcmp(p->epoch, "0") != 0 ? p->epoch : NULL;
+    return ps_strdupf("%s%s%s-%s", e ? e : "", e ? ":" : "", p->version, p->release);
+}
+
+/* Requires one per line (rpmlib() ones are rpm's own); provides and the
+ * listed files in STANZA, one per line, for the dependency passes. */
+static char *dep_lines(GSList *deps, GSList *files)
+{
+    ps_buf b = {0};
+    for (GSList *l = deps; l; l = l->next) {
+        const cr_Dependency *d = l->data;
+        if (strncmp(d->name, "rpmlib(", 7) != 0)
+            ps_buf_appendf(&b, NULL, "%s\n", d->name);
+    }
+    for (GSList *l = files; l; l = l->next) {
+        const cr_PackageFile *f = l->data;
+        ps_buf_appendf(&b, NULL, "%s%s\n", f->path, f->name);
+    }
+    return b.data ? (char *)b.data : strdup("");
+}
+
+static ps_cand *make_cand(pass *p, const cr_Package *pkg)
+{
+    ps_cand *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->name = strdup(pkg->name), c->arch = strdup(pkg->arch), c->version = evr_of(pkg);
+    c->path = strdup(pkg->location_href), c->sha256 = strdup(pkg->pkgId);
+    c->size = (uint64_t)pkg->size_package;
+    c->deps = dep_lines(pkg->requires, NULL);
+    c->stanza = dep_lines(pkg->provides, pkg->files);
+    if (!c->name || !c->arch || !c->version || !c->path || !c->sha256 || !c->deps ||
+        !c->stanza) {
+        ps_cand_free(c);
+        return NULL;
+    }
+    (void)p;
+    return c;
+}
+
+static int provides(const cr_Package *pkg, GHashTable *need, const char **which)
+{
+    for (GSList *l = pkg->provides; l; l = l->next)
+        if (g_hash_table_contains(need, ((cr_Dependency *)l->data)->name))
+            return *which = ((cr_Dependency *)l->data)->name, 1;
+    for (GSList *l = pkg->files; l; l = l->next) {
+        const cr_PackageFile *f = l->data;
+        char path[4096];
+        snprintf(path, sizeof path, "%s%s", f->path, f->name);
+        gpointer key;
+        if (g_hash_table_lookup_extended(need, path, &key, NULL))
+            return *which = key, 1;
+    }
+    return 0;
+}
+
+static ps_code check_pkg(pass *p, const cr_Package *pkg)
+{
+    if (pkg->location_base && *pkg->location_base)
+        return ps_error_set(p->err, PS_EVERIFY, "%s: %s has xml:base '%s': refused", p->where,
+                            pkg->name, pkg->location_base);
+    if (ps_mirror_check_path(p->where, pkg->location_href, p->err) != PS_OK)
+        return PS_EVERIFY;
+    if (pkg->checksum_type == NULL || strcmp(pkg->checksum_type, "sha256") != 0 ||
+        pkg->pkgId == NULL || strlen(pkg->pkgId) != 64)
+        return ps_error_set(p->err, PS_EVERIFY, "%s: %s: checksum type '%s': only sha256 is "
+                            "accepted", p->where, pkg->name,
+                            pkg->checksum_type ? pkg->checksum_type : "(none)");
+    if (pkg->size_package <= 0 || (uint64_t)pkg->size_package > p->s->c->max_file)
+        return ps_error_set(p->err, PS_EVERIFY, "%s: %s: size %lld is missing or above "
+                            "Max-File-Size: refused", p->where, pkg->name,
+                            (long long)pkg->size_package);
+    return PS_OK;
+}
+
+static int on_pkg(cr_Package *pkg, void *ud, GError **gerr)
+{
+    pass *p = ud;
+    const char *which = NULL;
+    (void)gerr;
+    p->entries++;
+    int want = pkg->name && pkg->arch && arch_ok(p->s->c, pkg->arch) &&
+               (p->sel ? ps_mirror_wants(p->s->c, pkg->name) : provides(pkg, p->need, &which));
+    int ok = check_pkg(p, pkg) == PS_OK;
+    ps_cand *c = ok && want ? make_cand(p, pkg) : NULL;
+    if (ok && want && c == NULL)
+        ps_error_set(p->err, PS_ENOMEM, "out of memory"), ok = 0;
+    if (c && p->sel)
+        ps_select_offer(p->sel, c);
+    else if (c) {
+        c->is_dep = 1;
+        g_ptr_array_add(g_hash_table_lookup(p->need, which), c);
+    }
+    cr_package_free(pkg);
+    return ok ? CR_CB_RET_OK : CR_CB_RET_ERR;
+}
+
+static ps_code scan(pass *p, const char *plain, ps_error *err)
+{
+    GError *gerr = NULL;
+    p->entries = 0;
+    p->err = err;
+    int files = p->need != NULL;
+    int r = cr_xml_parse_primary(plain, NULL, NULL, on_pkg, p, NULL, NULL, files, &gerr);
+    ps_code rc = PS_OK;
+    if (err && err->code != PS_OK)
+        rc = err->code;
+    else if (r != CRE_OK)
+        rc = ps_error_set(err, PS_EINPUT, "%s: %s", p->where, gerr ? gerr->message : "bad XML");
+    if (gerr)
+        g_error_free(gerr);
+    return rc;
+}
+
+/* ---- dependencies ---------------------------------------------------- */
+
+static void ptr_array_free(gpointer p)
+{
+    g_ptr_array_free(p, TRUE);
+}
+
+static int lines_have(const char *lines, const char *want)
+{
+    size_t n = strlen(want);
+    for (const char *p = lines; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        if (l == n && strncmp(p, want, n) == 0)
+            return 1;
+        p = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+static int chosen_provide(GPtrArray *chosen, const char *name)
+{
+    for (guint i = 0; i < chosen->len; i++) {
+        const ps_cand *c = chosen->pdata[i];
+        if (strcmp(c->name, name) == 0 || lines_have(c->stanza, name))
+            return 1;
+    }
+    return 0;
+}
+
+static GHashTable *missing(GPtrArray *chosen)
+{
+    GHashTable *need = g_hash_table_new_full(g_str_hash, g_str_equal, free, ptr_array_free);
+    for (guint i = 0; i < chosen->len; i++) {
+        const char *p = ((ps_cand *)chosen->pdata[i])->deps;
+        while (p && *p) {
+            const char *nl = strchr(p, '\n');
+            char *name = strndup(p, nl ? (size_t)(nl - p) : strlen(p));
+            if (name && !chosen_provide(chosen, name) && !g_hash_table_contains(need, name))
+                g_hash_table_insert(need, name,
+                                    g_ptr_array_new_with_free_func((GDestroyNotify)ps_cand_free));
+            else
+                free(name);
+            p = nl ? nl + 1 : NULL;
+        }
+    }
+    return need;
+}
+
+/* For each need upstream can meet: its newest provider. */
+static size_t resolve(GPtrArray *chosen, GHashTable *need)
+{
+    size_t added = 0;
+    GHashTableIter it;
+    gpointer key, v;
+    g_hash_table_iter_init(&it, need);
+    while (g_hash_table_iter_next(&it, &key, &v)) {
+        GPtrArray *pool = v;
+        ps_cand *best = NULL;
+        guint at = 0;
+        for (guint i = 0; i < pool->len; i++) {
+            ps_cand *c = pool->pdata[i];
+            if (!best || evr_cmp(c->version, best->version) > 0)
+                best = c, at = i;
+        }
+        if (best == NULL || chosen_provide(chosen, key))
+            continue;
+        g_ptr_array_steal_index_fast(pool, at);
+        g_ptr_array_add(chosen, best);
+        added++;
+    }
+    return added;
+}
+
+static ps_code follow(ps_sync *s, const char *plain, const char *where, ps_error *err)
+{
+    ps_code rc = PS_OK;
+    for (int round = 0; rc == PS_OK && round < 32; round++) {
+        GHashTable *need = missing(s->chosen);
+        size_t added = 0;
+        if (g_hash_table_size(need) > 0) {
+            pass q = {s, NULL, need, 0, err, where};
+            rc = scan(&q, plain, err);
+            added = rc == PS_OK ? resolve(s->chosen, need) : 0;
+        }
+        g_hash_table_destroy(need);
+        if (added == 0)
+            break;
+    }
+    return rc;
+}
+
+/* ---- the whole rpm side ---------------------------------------------- */
+
+static ps_code keep_repomd(ps_sync *s, md *m, ps_error *err)
+{
+    ps_code rc = ps_mirror_keep_provenance(s, "repomd.xml", m->xml.body.data, m->xml.body.len,
+                                           err);
+    if (rc == PS_OK)
+        rc = ps_mirror_keep_provenance(s, "repomd.xml.asc", m->asc.body.data, m->asc.body.len,
+                                       err);
+    if (rc == PS_OK)
+        rc = ps_kv_set(&s->next, "ETag-repomd", m->xml.etag, err);
+    if (rc == PS_OK)
+        rc = ps_kv_set(&s->next, "Last-Modified-repomd", m->xml.last_modified, err);
+    return rc;
+}
+
+static void take_selection(ps_sync *s, ps_select *sel)
+{
+    GPtrArray *list = ps_select_list(sel);
+    for (guint i = 0; i < list->len; i++)
+        g_ptr_array_add(s->chosen, list->pdata[i]);
+    g_ptr_array_free(list, TRUE);
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, sel->groups);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        g_ptr_array_set_free_func(v, NULL);
+}
+
+ps_code ps_mirror_rpm_select(ps_sync *s, ps_error *err)
+{
+    md m = {0};
+    char *plain = NULL;
+    ps_select sel;
+    ps_select_init(&sel, s->c->keep, evr_cmp);
+    ps_code rc = fetch_repomd(s, &m, err);
+    if (rc == PS_OK && !s->res->unchanged) {
+        rc = ps_mirror_verify(s, &m.xml.body, &m.asc.body, NULL, m.url, err);
+        if (rc == PS_OK)
+            rc = parse_repomd(s, &m, err);
+        if (rc == PS_OK)
+            rc = check_freshness(s, &m, err);
+        if (rc == PS_OK)
+            rc = keep_repomd(s, &m, err);
+        if (rc == PS_OK)
+            rc = fetch_primary(s, &m, &plain, err);
+        pass p = {s, &sel, NULL, 0, err, m.url};
+        if (rc == PS_OK)
+            rc = scan(&p, plain, err);
+        s->res->upstream_entries = p.entries;
+        if (rc == PS_OK)
+            take_selection(s, &sel);
+        if (rc == PS_OK && s->c->follow)
+            rc = follow(s, plain, m.url, err);
+    }
+    ps_select_free(&sel);
+    md_free(&m);
+    free(plain);
+    return rc;
+}

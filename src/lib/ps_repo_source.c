@@ -1,0 +1,174 @@
+/* ps_repo_source.c - the packages a mirror contributes to the working set
+ * (ps_repo_set_source in ps_repo.h). */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ps_repo_priv.h"
+
+char *ps_repo_pool_href(const char *sha256, const char *filename)
+{
+    return ps_strdupf("pool/%.2s/%s/%s", sha256, sha256, filename);
+}
+
+const char *ps_repo_pooled(const ps_repo *r, const char *sha256)
+{
+    for (size_t i = 0; i < r->db.n; i++)
+        if (strcmp(r->db.v[i].sha256, sha256) == 0)
+            return r->db.v[i].href;
+    return NULL;
+}
+
+static char *ident_key(const char *kind, const char *name, const char *version, const char *arch)
+{
+    return ps_strdupf("%s %s %s %s", kind, name, version, arch);
+}
+
+/* Same identity, other bytes: the one case that is never resolved
+ * silently (the same name and version must mean the same file). */
+static ps_code check_conflicts(const ps_repo *r, const char *source, const ps_repo_item *items,
+                               size_t n, ps_error *err)
+{
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    ps_code rc = PS_OK;
+    for (size_t i = 0; i < r->db.n; i++) {
+        const ps_entry *e = &r->db.v[i];
+        if (strcmp(e->source, source) == 0)
+            continue;
+        char *k = ident_key(e->kind, e->name, e->version, e->arch);
+        if (k)
+            g_hash_table_replace(seen, k, (gpointer)e->href);
+    }
+    for (size_t i = 0; rc == PS_OK && i < n; i++) {
+        const ps_repo_item *it = &items[i];
+        char *k = ident_key(it->kind, it->name, it->version, it->arch);
+        const char *other = k ? g_hash_table_lookup(seen, k) : NULL;
+        if (k == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        else if (other && strstr(other, it->sha256) == NULL)
+            rc = ps_error_set(err, PS_EVERIFY,
+                              "%s: %s %s (%s) has SHA-256 %s upstream, but %s/%s is already in "
+                              "the repository with other bytes: refused",
+                              source, it->name, it->version, it->arch, it->sha256, r->root, other);
+        else if (other == NULL)
+            g_hash_table_replace(seen, k, (gpointer)it->href), k = NULL;
+        free(k);
+    }
+    g_hash_table_destroy(seen);
+    return rc;
+}
+
+/* The file into pool/..., the record into meta/...; synced later, once. */
+static ps_code store(ps_repo *r, const ps_repo_item *it, ps_error *err)
+{
+    char *dst = ps_repo_path(r, it->href), *meta = ps_repo_meta_path(r, it->sha256);
+    char *dir = dst ? strdup(dst) : NULL, *mdir = meta ? strdup(meta) : NULL;
+    ps_code rc = dir && mdir ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        *strrchr(dir, '/') = '\0', *strrchr(mdir, '/') = '\0';
+    if (rc == PS_OK && it->file) {
+        rc = ps_mkdir_p(dir, 0755, err);
+        if (rc == PS_OK && rename(it->file, dst) != 0)
+            rc = errno == EXDEV ? ps_copy_file(it->file, dst, err)
+                                : ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
+    }
+    if (rc == PS_OK && it->record) {
+        rc = ps_mkdir_p(mdir, 0755, err);
+        if (rc == PS_OK)
+            rc = ps_file_write_unsynced(meta, it->record, it->record_len, err);
+    }
+    free(dst), free(meta), free(dir), free(mdir);
+    return rc;
+}
+
+static ps_code push_item(ps_entries *e, const char *source, const ps_repo_item *it,
+                         ps_error *err)
+{
+    ps_entry x = {strdup(it->kind), strdup(it->target), strdup(it->name), strdup(it->version),
+                  strdup(it->arch), strdup(it->sha256), strdup(it->href), it->size,
+                  strdup(source)};
+    if (!x.kind || !x.target || !x.name || !x.version || !x.arch || !x.sha256 || !x.href ||
+        !x.source) {
+        ps_entry_free(&x);
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    }
+    ps_code rc = ps_entries_push(e, &x, err);
+    if (rc != PS_OK)
+        ps_entry_free(&x);
+    return rc;
+}
+
+static ps_code copy_entry(ps_entries *e, const ps_entry *y, ps_error *err)
+{
+    ps_repo_item it = {y->kind, y->target, y->name, y->version, y->arch, y->sha256,
+                       y->size, y->href, NULL, NULL, 0};
+    return push_item(e, y->source, &it, err);
+}
+
+/* "TARGET SHA256" of every entry of SOURCE (mine) and of every other
+ * entry (theirs): an item already there under another source is not
+ * listed twice. */
+static void index_entries(const ps_repo *r, const char *source, GHashTable *mine,
+                          GHashTable *theirs)
+{
+    for (size_t i = 0; i < r->db.n; i++) {
+        const ps_entry *e = &r->db.v[i];
+        char *k = ps_strdupf("%s %s", e->target, e->sha256);
+        if (k)
+            g_hash_table_add(strcmp(e->source, source) == 0 ? mine : theirs, k);
+    }
+}
+
+ps_code ps_repo_set_source(ps_repo *r, const char *source, const ps_repo_item *items, size_t n,
+                           size_t *added, size_t *removed, int *changed, ps_error *err)
+{
+    GHashTable *mine = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    GHashTable *theirs = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    ps_entries next = {0};
+    size_t kept = 0;
+    *added = *removed = 0;
+    *changed = 0;
+    if (r->lockfd < 0)
+        return ps_error_set(err, PS_EINPUT, "the repository is not opened for writing");
+    ps_code rc = check_conflicts(r, source, items, n, err);
+    index_entries(r, source, mine, theirs);
+    for (size_t i = 0; rc == PS_OK && i < r->db.n; i++)
+        if (strcmp(r->db.v[i].source, source) != 0)
+            rc = copy_entry(&next, &r->db.v[i], err);
+    for (size_t i = 0; rc == PS_OK && i < n; i++) {
+        char *k = ps_strdupf("%s %s", items[i].target, items[i].sha256);
+        if (k == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        else if (g_hash_table_contains(mine, k))
+            kept++;
+        else if (!g_hash_table_contains(theirs, k))
+            (*added)++;
+        if (rc == PS_OK)
+            rc = store(r, &items[i], err);
+        if (rc == PS_OK && !g_hash_table_contains(theirs, k))
+            rc = push_item(&next, source, &items[i], err);
+        free(k);
+    }
+    *removed = g_hash_table_size(mine) - kept;
+    *changed = *added || *removed;
+    if (rc == PS_OK && *changed)
+        rc = ps_syncfs(r->root, err);
+    if (rc == PS_OK && *changed) {
+        char *db = ps_repo_path(r, "db/packages");
+        ps_entries_sort(&next);
+        rc = db ? ps_entries_save(db, &next, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+        free(db);
+    }
+    if (rc == PS_OK && *changed) {
+        ps_entries old = r->db;
+        r->db = next;
+        next = old;
+    }
+    ps_entries_free(&next);
+    g_hash_table_destroy(mine);
+    g_hash_table_destroy(theirs);
+    return rc;
+}

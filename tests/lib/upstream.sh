@@ -1,0 +1,115 @@
+# tests/lib/upstream.sh - a stand-in for Grafana's apt and rpm repositories
+# (sourced after common.sh): generated packages, apt-ftparchive and
+# createrepo_c indices, signed by a test "upstream" key with gpg.
+: "${top:?}" "${T:?}"
+
+# up_debs DIR NVERSIONS : filler products, in Grafana's pool layout.
+up_debs() {
+    python3 "$top/tests/lib/gen-upstream.py" "$1" "$2"
+}
+
+# up_rpms DIR NVERSIONS : filler rpms (x86_64 and aarch64), flat like
+# rpm.grafana.com; one rpmbuild per version and architecture.
+up_rpms() {
+    _d=$1 _n=$2
+    mkdir -p "$_d"
+    for _v in $(seq 1 "$_n"); do
+        for _a in x86_64 aarch64; do
+            rpmbuild -bb --quiet --target "$_a" --define "_topdir $T/rpmbuild" \
+                --define "upver 1.$_v.0" "$top/tests/lib/gen-upstream-rpms.spec" >/dev/null 2>&1 || return 1
+        done
+    done
+    find "$T/rpmbuild/RPMS" -name '*.rpm' -exec mv {} "$_d/" \;
+    rm -rf "$T/rpmbuild"
+}
+
+# up_add_alloy_deb DIR VERSION... : alloy stand-ins as Grafana names them.
+up_add_alloy_deb() {
+    _d=$1
+    shift
+    mkdir -p "$_d/pool/main/a/alloy" "$T/alloy-build"
+    for _v in "$@"; do
+        "$PKGSMITH" build --no-sign --format deb --set version="$_v" --out "$T/alloy-build" \
+            "$top/tests/fixtures/alloy" >/dev/null || return 1
+        mv "$T/alloy-build/alloy_${_v}-1_amd64.deb" "$_d/pool/main/a/alloy/alloy-${_v}-1.amd64.deb"
+    done
+}
+
+# up_add_alloy_rpm DIR HOME FPR VERSION... : signed with the upstream key.
+up_add_alloy_rpm() {
+    _d=$1 _h=$2 _k=$3
+    shift 3
+    mkdir -p "$_d" "$T/alloy-build"
+    for _v in "$@"; do
+        GNUPGHOME=$_h "$PKGSMITH" build --key "$_k" --format rpm --set version="$_v" \
+            --out "$T/alloy-build" "$top/tests/fixtures/alloy" >/dev/null || return 1
+        mv "$T/alloy-build/alloy-${_v}-1.x86_64.rpm" "$_d/"
+    done
+}
+
+# up_apt_publish DIR HOME FPR [VALID-UNTIL] : dists/stable for amd64 and
+# arm64 with Acquire-By-Hash, InRelease and Release.gpg.
+up_apt_publish() {
+    _d=$1 _h=$2 _k=$3 _vu=${4:-}
+    _s=$_d/dists/stable
+    rm -rf "$_s"
+    # (apt-ftparchive -a matches *_ARCH.deb names; Grafana's are *.ARCH.deb)
+    (cd "$_d" && apt-ftparchive packages pool) >"$T/Packages.all" 2>/dev/null
+    for _a in amd64 arm64; do
+        _b=$_s/main/binary-$_a
+        mkdir -p "$_b/by-hash/SHA256"
+        awk -v a="$_a" 'BEGIN { RS = ""; ORS = "\n\n" }
+            $0 ~ ("\nArchitecture: (" a "|all)\n") { print }' "$T/Packages.all" >"$_b/Packages"
+        xz -k -6 "$_b/Packages"
+        gzip -9nk "$_b/Packages"
+        for _f in Packages Packages.gz Packages.xz; do
+            ln "$_b/$_f" "$_b/by-hash/SHA256/$(sha256sum "$_b/$_f" | cut -d' ' -f1)"
+        done
+    done
+    (cd "$_s" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Grafana \
+        -o APT::FTPArchive::Release::Label=Grafana -o APT::FTPArchive::Release::Suite=stable \
+        -o APT::FTPArchive::Release::Codename=stable \
+        -o APT::FTPArchive::Release::Architectures="amd64 arm64" \
+        -o APT::FTPArchive::Release::Components=main release .) >"$T/Release.tmp"
+    {
+        sed -n '1,/^Date:/p' "$T/Release.tmp"
+        [ -n "$_vu" ] && echo "Valid-Until: $_vu"
+        echo "Acquire-By-Hash: yes"
+        sed '1,/^Date:/d' "$T/Release.tmp"
+    } >"$_s/Release"
+    gpg --homedir "$_h" --batch --yes --quiet --local-user "$_k" --digest-algo SHA256 \
+        --clearsign -o "$_s/InRelease" "$_s/Release"
+    gpg --homedir "$_h" --batch --yes --quiet --local-user "$_k" --digest-algo SHA256 \
+        -abs -o "$_s/Release.gpg" "$_s/Release"
+}
+
+# up_rpm_publish DIR HOME FPR : repodata/ and repomd.xml.asc.
+up_rpm_publish() {
+    createrepo_c --quiet --general-compress-type gz "$1" >/dev/null || return 1
+    gpg --homedir "$2" --batch --yes --quiet --local-user "$3" --digest-algo SHA256 \
+        --armor --detach-sign -o "$1/repodata/repomd.xml.asc" "$1/repodata/repomd.xml"
+}
+
+# mirror_conf FILE NAME TYPE URL KEYFILE FPR... : a mirror definition of
+# alloy, keep 5, pinned to the fingerprints given.
+mirror_conf() {
+    _f=$1 _n=$2 _t=$3 _u=$4 _kf=$5
+    shift 5
+    {
+        echo "Name: $_n"
+        echo "Type: $_t"
+        echo "URIs: $_u"
+        if [ "$_t" = apt ]; then
+            echo "Suites: stable"
+            echo "Components: main"
+            echo "Architectures: amd64 arm64"
+            echo "Target: stable/main"
+        else
+            echo "Architectures: x86_64 aarch64"
+            echo "Target: stable"
+        fi
+        echo "Signed-By: $_kf $*"
+        echo "Include: alloy"
+        echo "Keep-Versions: 5"
+    } >"$_f"
+}
