@@ -375,7 +375,7 @@ static int run(int argc, char **argv)
         o.config = PS_MIRROR_DEFAULT_CONFIG;
     int c, status = 0;
     optind = 1;
-    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "+h", longopts, NULL)) != -1) {
+    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
         if (c == 'h') {
             fputs(USAGE, stdout);
             return 0;
