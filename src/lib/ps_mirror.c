@@ -425,6 +425,12 @@ static ps_code commit(ps_sync *s, ps_error *err)
     s->res->fetched = rc == PS_OK ? p.nfetch : 0;
     if (rc == PS_OK)
         rc = make_items(s, &p, err);
+    /* Kept for the client package: dnf checks mirrored rpms against them. */
+    if (rc == PS_OK && s->c->type == PS_MIRROR_RPM) {
+        ps_pkgkeys *k = pinned_keys(s, err);
+        rc = k ? PS_OK : (err && err->code ? err->code : PS_EKEY);
+        ps_pkgkeys_free(k);
+    }
     ps_repo_free(r);
     ps_repo *w = rc == PS_OK ? ps_repo_open(s->o->root, 1, s->o->wait_seconds, err) : NULL;
     if (rc == PS_OK && w == NULL)

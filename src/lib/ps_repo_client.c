@@ -4,6 +4,7 @@
  * and a yum .repo file with gpgcheck and repo_gpgcheck. */
 #include "ps_repo_priv.h"
 
+#include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ typedef struct client {
     const ps_repo *r;
     const char *dir, *org, *url, *version;
     ps_error *err;
+    ps_buf upstream; /* mirrored rpms keep their upstream signatures */
 } client;
 
 static ps_code put(client *c, const char *rel, const char *text)
@@ -81,6 +83,22 @@ static ps_code debian_files(client *c)
     return rc;
 }
 
+/* The pinned keys of rpm mirrors (ROOT/mirrors/NAME/keys/, written by
+ * each sync): dnf checks every package against the .repo's gpgkey list,
+ * and a mirrored package is still signed by its upstream. */
+static ps_code upstream_keys(client *c)
+{
+    char *pattern = ps_strdupf("%s/mirrors/*/keys/*.asc", c->r->root);
+    glob_t g = {0};
+    ps_code rc = pattern ? PS_OK : ps_error_set(c->err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && glob(pattern, 0, NULL, &g) == 0)
+        for (size_t i = 0; rc == PS_OK && i < g.gl_pathc; i++)
+            rc = ps_file_read(g.gl_pathv[i], &c->upstream, c->err);
+    globfree(&g);
+    free(pattern);
+    return rc;
+}
+
 static ps_code install_files(client *c)
 {
     const ps_strv *suites = ps_repo_suites(c->r), *comps = ps_repo_components(c->r);
@@ -100,9 +118,12 @@ static ps_code install_files(client *c)
         rc = putf(c, "files/yum.repo",
                   "# %s packages, installed by %s-repo.\n[%s]\nname=%s packages\n"
                   "baseurl=%s/rpm/%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\n"
-                  "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-%s\n",
+                  "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-%s%s%s%s\n",
                   c->org, c->org, c->org, c->org, c->url, repos->n ? repos->v[0] : suites->v[0],
-                  c->org);
+                  c->org, c->upstream.len ? " file:///etc/pki/rpm-gpg/RPM-GPG-KEY-" : "",
+                  c->upstream.len ? c->org : "", c->upstream.len ? "-upstream" : "");
+    if (rc == PS_OK && c->upstream.len)
+        rc = put(c, "files/upstream-keys.asc", (const char *)c->upstream.data);
     char rel[512];
     snprintf(rel, sizeof rel, "debian/%s-repo.install", c->org);
     if (rc == PS_OK)
@@ -116,8 +137,14 @@ static ps_code install_files(client *c)
 
 static ps_code spec_file(client *c)
 {
-    char rel[512];
+    char rel[512], up_install[512] = "", up_file[256] = "";
     snprintf(rel, sizeof rel, "specs/%s-repo.spec", c->org);
+    if (c->upstream.len) {
+        snprintf(up_install, sizeof up_install,
+                 "install -D -m 0644 %%{_sourcedir}/files/upstream-keys.asc "
+                 "%%{buildroot}/etc/pki/rpm-gpg/RPM-GPG-KEY-%s-upstream\n", c->org);
+        snprintf(up_file, sizeof up_file, "/etc/pki/rpm-gpg/RPM-GPG-KEY-%s-upstream\n", c->org);
+    }
     return putf(c, rel,
                 "Name:      %s-repo\nVersion:   %%{pkgversion}\nRelease:   %%{pkgrelease}\n"
                 "Summary:   Package repository of %s (key and yum repo)\n"
@@ -128,10 +155,11 @@ static ps_code spec_file(client *c)
                 "install -D -m 0644 %%{_sourcedir}/files/%s-archive-keyring.asc "
                 "%%{buildroot}/etc/pki/rpm-gpg/RPM-GPG-KEY-%s\n"
                 "install -D -m 0644 %%{_sourcedir}/files/yum.repo "
-                "%%{buildroot}/etc/yum.repos.d/%s.repo\n\n"
-                "%%files\n/etc/pki/rpm-gpg/RPM-GPG-KEY-%s\n"
+                "%%{buildroot}/etc/yum.repos.d/%s.repo\n%s\n"
+                "%%files\n/etc/pki/rpm-gpg/RPM-GPG-KEY-%s\n%s"
                 "%%config(noreplace) /etc/yum.repos.d/%s.repo\n",
-                c->org, c->org, c->url, c->org, c->org, c->org, c->org, c->org);
+                c->org, c->org, c->url, c->org, c->org, c->org, up_install, c->org, up_file,
+                c->org);
 }
 
 static ps_code key_file(client *c)
@@ -154,7 +182,7 @@ ps_code ps_repo_client_source(ps_repo *r, const char *dir, const char *version, 
     /* rpm needs a release: "2" becomes 2-1 for both formats. */
     char full[128];
     snprintf(full, sizeof full, "%s%s", version, strchr(version, '-') ? "" : "-1");
-    client c = {r, dir, org ? org : "pkgsmith", url, full, err};
+    client c = {r, dir, org ? org : "pkgsmith", url, full, err, {0}};
     if (url == NULL || *url == '\0')
         return ps_error_set(err, PS_EINPUT, "%s/repo.conf: Base-URL is needed for the client "
                                             "package (the URL clients reach public/ at)",
@@ -165,10 +193,13 @@ ps_code ps_repo_client_source(ps_repo *r, const char *dir, const char *version, 
     if (rc == PS_OK)
         rc = debian_files(&c);
     if (rc == PS_OK)
+        rc = upstream_keys(&c);
+    if (rc == PS_OK)
         rc = install_files(&c);
     if (rc == PS_OK)
         rc = spec_file(&c);
     if (rc == PS_OK)
         rc = key_file(&c);
+    ps_buf_free(&c.upstream);
     return rc;
 }

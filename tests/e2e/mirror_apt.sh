@@ -1,0 +1,55 @@
+#!/bin/sh
+# The whole chain on apt: a stand-in Grafana upstream (nginx, 127.0.0.1)
+# -> pkgsmith mirror sync (alloy, keep 5) -> our repository with
+# alloy-journal-loki added -> nginx -> apt-get install alloy-journal-loki
+# in a Debian chroot, which pulls the mirrored alloy.
+if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
+# shellcheck source=tests/lib/common.sh
+. "$top/tests/lib/common.sh"
+# shellcheck source=tests/lib/chroot.sh
+. "$top/tests/lib/chroot.sh"
+# shellcheck source=tests/lib/nginx.sh
+. "$top/tests/lib/nginx.sh"
+# shellcheck source=tests/lib/upstream.sh
+. "$top/tests/lib/upstream.sh"
+UP_PIDFILE=
+trap 'nginx_stop; NGINX_PIDFILE=$UP_PIDFILE nginx_stop; t_cleanup' EXIT
+
+P=$PKGSMITH
+UH=$T/up-gnupg
+UK=$(make_key "$UH" 'Upstream <up@example.test>')
+H=$T/gnupg
+FPR=$(make_key "$H" 'Repo Test <repo@example.test>')
+export GNUPGHOME="$H"
+gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc"
+REPO=$T/repo
+C=$T/root
+
+new_root apt "$C"
+up_debs "$T/up" 5
+up_add_alloy_deb "$T/up" 1.1.0 1.2.0 1.3.0 1.4.0 1.5.0 1.6.0
+up_apt_publish "$T/up" "$UH" "$UK"
+NGINX_PLAIN=1
+check "nginx serves the upstream" nginx_start "$T/up" "$T/nginx-up"
+UP_PIDFILE=$NGINX_PIDFILE UP_URL=http://127.0.0.1:$NGINX_PORT
+NGINX_PLAIN=
+check "nginx serves our repository" nginx_start "$REPO/public" "$T/nginx"
+URL=http://127.0.0.1:$NGINX_PORT
+
+"$P" repo init --root "$REPO" --key "$FPR" --org acme --url "$URL" >/dev/null
+mkdir -p "$T/mirrors.d"
+mirror_conf "$T/mirrors.d/grafana-apt.mirror" grafana-apt apt "$UP_URL" "$T/upstream.asc" "$UK"
+check "mirror sync" "$P" mirror sync --root "$REPO" --config "$T/mirrors.d"
+"$P" build --key "$FPR" --format deb --out "$T/pkgs" "$top" >/dev/null
+check "add alloy-journal-loki and publish" sh -c "'$P' repo add --root '$REPO' '$T'/pkgs/alloy-journal-loki_*.deb >/dev/null && '$P' repo publish --root '$REPO' >/dev/null"
+check "client-package" "$P" repo client-package --root "$REPO" --out "$T/client"
+cp "$T"/client/acme-repo_*_all.deb "$C/tmp/"
+check "the setup package installs" in_root "$C" sh -c 'dpkg -i /tmp/acme-repo_*_all.deb'
+check "apt-get update from our repository" in_root "$C" apt-get update --error-on=any
+check "apt-get install -y alloy-journal-loki" in_root "$C" apt-get install -y alloy-journal-loki
+check_eq "it pulled the newest mirrored alloy" 1.6.0-1 "$(chroot "$C" dpkg-query -W -f '${Version}' alloy)"
+check "apt-cache policy shows alloy from our repository" sh -c "chroot '$C' apt-cache policy alloy | grep -q '$URL stable/main'"
+check_eq "apt sees exactly the 5 kept versions" 5 "$(chroot "$C" apt-cache madison alloy | wc -l)"
+check "id alloy includes systemd-journal" sh -c "chroot '$C' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
+check_eq "systemctl is-enabled alloy" enabled "$(in_root "$C" systemctl is-enabled alloy.service 2>/dev/null)"
+check "the journal pipeline is configured" grep -q '^loki.source.journal "journal"' "$C/etc/alloy-journal-loki/config.alloy"

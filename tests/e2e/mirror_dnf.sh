@@ -1,0 +1,57 @@
+#!/bin/sh
+# The whole chain on dnf: a stand-in Grafana rpm upstream (nginx,
+# 127.0.0.1) -> pkgsmith mirror sync (alloy, keep 5, package signatures
+# checked) -> our repository with alloy-journal-loki -> dnf install in a
+# chroot with gpgcheck=1 and repo_gpgcheck=1, pulling the mirrored alloy.
+if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
+# shellcheck source=tests/lib/common.sh
+. "$top/tests/lib/common.sh"
+# shellcheck source=tests/lib/chroot.sh
+. "$top/tests/lib/chroot.sh"
+# shellcheck source=tests/lib/nginx.sh
+. "$top/tests/lib/nginx.sh"
+# shellcheck source=tests/lib/upstream.sh
+. "$top/tests/lib/upstream.sh"
+UP_PIDFILE=
+trap 'nginx_stop; NGINX_PIDFILE=$UP_PIDFILE nginx_stop; t_cleanup' EXIT
+
+P=$PKGSMITH
+UH=$T/up-gnupg
+UK=$(make_key "$UH" 'Upstream <up@example.test>')
+H=$T/gnupg
+FPR=$(make_key "$H" 'Repo Test <repo@example.test>')
+export GNUPGHOME="$H"
+gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc"
+REPO=$T/repo
+C=$T/root
+
+new_root dnf "$C"
+up_rpms "$T/up" 2
+up_add_alloy_rpm "$T/up" "$UH" "$UK" 1.1.0 1.2.0 1.3.0 1.4.0 1.5.0 1.6.0
+up_rpm_publish "$T/up" "$UH" "$UK"
+NGINX_PLAIN=1
+check "nginx serves the upstream" nginx_start "$T/up" "$T/nginx-up"
+UP_PIDFILE=$NGINX_PIDFILE UP_URL=http://127.0.0.1:$NGINX_PORT
+NGINX_PLAIN=
+check "nginx serves our repository" nginx_start "$REPO/public" "$T/nginx"
+URL=http://127.0.0.1:$NGINX_PORT
+
+"$P" repo init --root "$REPO" --key "$FPR" --org acme --url "$URL" >/dev/null
+mkdir -p "$T/mirrors.d"
+mirror_conf "$T/mirrors.d/grafana-rpm.mirror" grafana-rpm rpm "$UP_URL" "$T/upstream.asc" "$UK"
+check "mirror sync" "$P" mirror sync --root "$REPO" --config "$T/mirrors.d"
+for src in "$top" "$top/tests/fixtures/host-provides"; do
+    "$P" build --key "$FPR" --format rpm --out "$T/pkgs" "$src" >/dev/null
+done
+check "add alloy-journal-loki and publish" sh -c "'$P' repo add --root '$REPO' '$T'/pkgs/*.rpm >/dev/null && '$P' repo publish --root '$REPO' >/dev/null"
+check "client-package" "$P" repo client-package --root "$REPO" --out "$T/client"
+cp "$T"/client/acme-repo-*.noarch.rpm "$C/tmp/"
+check "the setup package installs" in_root "$C" sh -c 'rpm -i --nodeps --nosignature /tmp/acme-repo-*.noarch.rpm'
+check "the .repo trusts our key and the mirror's pinned upstream key" grep -qx "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme-upstream" "$C/etc/yum.repos.d/acme.repo"
+rm -f "$C/etc/yum.repos.d/local.repo"
+check "dnf installs host-provides from our repository" in_dnf "$C" install host-provides
+check "dnf install -y alloy-journal-loki" in_dnf "$C" install alloy-journal-loki
+check_eq "it pulled the newest mirrored alloy" 1.6.0-1 "$(chroot "$C" rpm -q --qf '%{VERSION}-%{RELEASE}' alloy)"
+check "the installed alloy carries the upstream key's signature (mirrored bit for bit)" sh -c "chroot '$C' rpm -q --qf '%{RSAHEADER:pgpsig}' alloy | grep -qi 'Key ID $(echo "$UK" | tail -c 17 | tr 'A-F' 'a-f')'"
+check "id alloy includes systemd-journal" sh -c "chroot '$C' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
+check_eq "systemctl is-enabled alloy" enabled "$(in_root "$C" systemctl is-enabled alloy.service 2>/dev/null)"
