@@ -47,6 +47,7 @@ cp "$T"/client/acme-repo_*_all.deb "$C/tmp/"
 check "the setup package installs" in_root "$C" sh -c 'dpkg -i /tmp/acme-repo_*_all.deb'
 check "apt-get update from our repository" in_root "$C" apt-get update --error-on=any
 check "apt-get install -y alloy-journal-loki" in_root "$C" apt-get install -y alloy-journal-loki
+# shellcheck disable=SC2016 # ${Version} is dpkg-query's, not ours
 check_eq "it pulled the newest mirrored alloy" 1.6.0-1 "$(chroot "$C" dpkg-query -W -f '${Version}' alloy)"
 check "apt-cache policy shows alloy from our repository" sh -c "chroot '$C' apt-cache policy alloy | grep -q '$URL stable/main'"
 check_eq "apt sees exactly the 5 kept versions" 5 "$(chroot "$C" apt-cache madison alloy | wc -l)"

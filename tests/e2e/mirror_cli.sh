@@ -36,7 +36,7 @@ up_rpms "$UP/rpm" 4 || echo "# rpmbuild of the filler failed"
 up_add_alloy_rpm "$UP/rpm" "$UH" "$K1" 1.1.0 1.2.0 1.3.0 1.4.0 1.5.0 1.6.0 1.7.0
 up_rpm_publish "$UP/rpm" "$UH" "$K1"
 n_apt=$(grep -c '^Package:' "$UP/apt/dists/stable/main/binary-amd64/Packages")
-n_rpm=$(ls "$UP"/rpm/*.rpm | wc -l)
+n_rpm=$(find "$UP/rpm" -name '*.rpm' | wc -l)
 echo "# stand-in upstream: $n_apt amd64 Packages entries, $n_rpm rpms"
 check "the stand-in upstream has a few hundred packages" test $((n_apt * 2 + n_rpm)) -ge 300
 

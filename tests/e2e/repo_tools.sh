@@ -57,3 +57,19 @@ if systemd-analyze --help >/dev/null 2>&1; then
 fi
 check "the timer runs daily, persistently" sh -c "grep -qx 'OnCalendar=daily' '$top/repo-tools/systemd/pkgsmith-publish.timer' && grep -qx 'Persistent=true' '$top/repo-tools/systemd/pkgsmith-publish.timer'"
 check "the service publishes with the lock waited for" grep -q 'repo publish --root /var/lib/pkgsmith --wait' "$top/repo-tools/systemd/pkgsmith-publish.service"
+
+# The mirror units and the shipped mirror definitions.
+if systemd-analyze --help >/dev/null 2>&1; then
+    mkdir -p "$T/munits"
+    sed "s|/usr/bin/pkgsmith|$PKGSMITH|g" "$top/repo-tools/systemd/pkgsmith-mirror.service" >"$T/munits/pkgsmith-mirror.service"
+    cp "$top/repo-tools/systemd/pkgsmith-mirror.timer" "$T/munits/"
+    check "systemd-analyze verify accepts the mirror units" sh -c "cd '$T/munits' && systemd-analyze verify ./pkgsmith-mirror.timer ./pkgsmith-mirror.service 2>&1 | { ! grep -v -e 'Failed to connect' -e 'bus' -e '^$' ; }"
+fi
+check "the mirror service syncs with the lock waited for and writes metrics" grep -q 'mirror sync --root /var/lib/pkgsmith --config /etc/pkgsmith/mirrors.d --wait 600 --metrics-file' "$top/repo-tools/systemd/pkgsmith-mirror.service"
+check "the shipped mirror definitions parse" "$PKGSMITH" mirror status --root "$T/mroot" --config "$top/repo-tools/mirrors.d"
+for m in apt rpm; do
+    f=$top/repo-tools/mirrors.d/grafana-$m.mirror
+    check "grafana-$m.mirror: alloy only, last 5, pinned to Grafana's key" sh -c "grep -qx 'Include: alloy' '$f' && grep -qx 'Keep-Versions: 5' '$f' && grep -qx ' B53AE77BADB630A683046005963FA27710458545' '$f'"
+done
+check "grafana-apt.mirror: amd64 and arm64" grep -qx 'Architectures: amd64 arm64' "$top/repo-tools/mirrors.d/grafana-apt.mirror"
+check "grafana-rpm.mirror: x86_64 and aarch64" grep -qx 'Architectures: x86_64 aarch64' "$top/repo-tools/mirrors.d/grafana-rpm.mirror"
