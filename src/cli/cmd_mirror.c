@@ -16,6 +16,7 @@ static const char USAGE[] =
     "\n"
     "SYNOPSIS\n"
     "    pkgsmith mirror sync [--force] [--connections N] [--rate-limit SIZE]\n"
+    "                         [--retries N]\n"
     "                         [--metrics-file PATH] [NAME...]\n"
     "    pkgsmith mirror status [NAME...]\n"
     "    (both also take --root DIR, --config DIR, --wait SECONDS, --json, --help)\n"
@@ -55,6 +56,8 @@ static const char USAGE[] =
     "    --force             accept an index that shrank past Max-Shrink\n"
     "    --connections N     parallel downloads (overrides Connections)\n"
     "    --rate-limit SIZE   bytes per second over all downloads, e.g. 10M\n"
+    "    --retries N         attempts after a failed request (default 4; 0: none);\n"
+    "                        5xx, 429 (Retry-After honoured), timeouts, drops\n"
     "    --metrics-file PATH write Prometheus metrics (node_exporter textfile)\n"
     "    --json              print a summary as JSON on stdout\n"
     "\n"
@@ -69,7 +72,7 @@ static const char USAGE[] =
 
 typedef struct opts {
     const char *root, *config, *metrics;
-    int wait, json, force, connections;
+    int wait, json, force, connections, retries;
     uint64_t rate;
 } opts;
 
@@ -229,8 +232,8 @@ static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
     for (size_t i = 0; res && ok && i < n; i++) {
         bar b = {ps_mirror_conf_name(list[i]), {0, 0}};
         clock_gettime(CLOCK_MONOTONIC, &b.t0);
-        ps_mirror_opts mo = {o->root, o->wait, o->force, o->connections, o->rate, 0, 0,
-                             tty ? draw : NULL, &b};
+        ps_mirror_opts mo = {o->root, o->wait, o->force, o->connections, o->rate, 0,
+                             o->retries, tty ? draw : NULL, &b};
         ps_error err = {0};
         if (ps_mirror_sync(list[i], &mo, &res[i], &err) == PS_OK) {
             ok[i] = 1;
@@ -348,6 +351,11 @@ static int parse_opt(opts *o, int c, const char *arg)
         return *end || o->connections < 1 || o->connections > 64 ? 64 : 0;
     case 'l': return parse_size(arg, &o->rate);
     case 'm': o->metrics = arg; return 0;
+    case 't': o->retries = (int)strtol(arg, &end, 10);
+        if (*end || o->retries < 0 || o->retries > 100)
+            return 64;
+        o->retries = o->retries ? o->retries : -1; /* 0: none; unset: the default */
+        return 0;
     case 'j': o->json = 1; return 0;
     default: return 64;
     }
@@ -360,6 +368,7 @@ static int run(int argc, char **argv)
         {"wait", required_argument, NULL, 'w'},        {"force", no_argument, NULL, 'f'},
         {"connections", required_argument, NULL, 'n'}, {"rate-limit", required_argument, NULL, 'l'},
         {"metrics-file", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+        {"retries", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
