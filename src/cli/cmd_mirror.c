@@ -241,6 +241,7 @@ static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
                 print_result(list[i], &res[i], i == 0);
             else
                 say(list[i], &res[i]);
+            fflush(stdout); /* one line per mirror, as it finishes */
             continue;
         }
         int st = ps_error_exit_status(err.code);

@@ -196,3 +196,24 @@ check_fails "an unknown field is named with file:line" 2 "x.mirror:9: unknown fi
 printf 'Name: x\nType: apt\nURIs: %s\nSuites: stable\nComponents: main\nArchitectures: amd64\nTarget: stable\nSigned-By: %s\n' "$URL" "$K1" >"$T/bad/x.mirror"
 check_fails "Signed-By without a key file is refused" 2 "Signed-By: name a key file" "$P" mirror sync --root "$REPO" --config "$T/bad"
 check "mirror --help" sh -c "'$P' mirror --help | grep -q 'pkgsmith mirror sync'"
+
+# ---- Follow-Dependencies ------------------------------------------------------------
+{
+    echo "Name: deps"
+    echo "Type: apt"
+    echo "URIs: $URL/apt"
+    echo "Suites: stable"
+    echo "Components: main"
+    echo "Architectures: amd64"
+    echo "Signed-By: upstream-keys.asc $K1 $K2"
+    echo "Include: tempo"
+    echo "Keep-Versions: 1"
+    echo "Follow-Dependencies: yes"
+    echo "Target: stable"
+} >"$CONF/deps.mirror"
+check "a mirror of tempo with Follow-Dependencies" M sync deps
+check_eq "it took the newest tempo and the tempo-common it depends on" "tempo 1.15.0-1 tempo-common 1.15.0-1 " \
+    "$("$P" repo list --root "$REPO" | awk '$3 ~ /^tempo/ { printf "%s %s ", $3, $4 }')"
+sed -i 's/^Follow-Dependencies: yes/Follow-Dependencies: no/' "$CONF/deps.mirror"
+check "without it, the dependency leaves at the next sync" M sync deps
+check_eq "only tempo is left" "tempo " "$("$P" repo list --root "$REPO" | awk '$3 ~ /^tempo/ { printf "%s ", $3 }')"
