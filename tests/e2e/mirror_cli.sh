@@ -217,3 +217,23 @@ check_eq "it took the newest tempo and the tempo-common it depends on" "tempo 1.
 sed -i 's/^Follow-Dependencies: yes/Follow-Dependencies: no/' "$CONF/deps.mirror"
 check "without it, the dependency leaves at the next sync" M sync deps
 check_eq "only tempo is left" "tempo " "$("$P" repo list --root "$REPO" | awk '$3 ~ /^tempo/ { printf "%s ", $3 }')"
+
+# ---- kill -9 in the middle of a sync -----------------------------------------------------
+# strace kills pkgsmith (not its gpg children: -f would wait for their
+# agent) at the Nth rename (a download completing, the
+# pool, the working set, the generation, the switch) or syncfs; each time
+# the served generation must still verify, and the next sync complete.
+sleep 1
+up_add_alloy_deb "$UP/apt" 1.11.0 1.12.0
+up_apt_publish "$UP/apt" "$UH" "$K1"
+for point in rename:when=1 rename:when=3 syncfs:when=1 rename:when=6 rename:when=9; do
+    sc=${point%%:*}
+    served=$(readlink "$REPO/public")
+    strace -qq -o /dev/null -e trace="$sc" -e inject="$sc:signal=SIGKILL:${point#*:}" \
+        "$P" mirror sync grafana-apt --root "$REPO" --config "$CONF" >/dev/null 2>&1
+    check "kill -9 at $point: the served generation still verifies" "$P" repo verify --root "$REPO"
+    [ "$(readlink "$REPO/public")" = "$served" ] || echo "# (at $point the switch had already happened)"
+done
+check "the next sync completes without repair" M sync grafana-apt
+check "and holds 1.12.0" sh -c "'$P' repo list --root '$REPO' | grep -q 'alloy  *1.12.0-1'"
+check "what it published verifies" "$P" repo verify --root "$REPO"
