@@ -457,6 +457,9 @@ static ps_code loop(run *r, ps_error *err)
         progress(r, 0);
         if (rc != PS_OK || r->done == r->n)
             break;
+        /* Free slots and files waiting: start them now, not after a poll. */
+        if (r->active < (size_t)r->f->o.parallel && r->next < r->n)
+            continue;
         int ms = 100;
         if (r->active == 0 && wake > 0)
             ms = (int)((wake - now_s()) * 1000) + 1;

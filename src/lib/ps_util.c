@@ -1,5 +1,7 @@
 #include "ps_util.h"
 
+#include <glib.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -371,14 +373,39 @@ ps_code ps_hashes_of_mem(const void *data, size_t len, ps_hashes *out, ps_error 
     return rc;
 }
 
+/* Read in 1 MiB pieces, not mapped: a mapping of a large package would
+ * count in full against the process's resident memory. */
 ps_code ps_hashes_of_file(const char *path, ps_hashes *out, ps_error *err)
 {
-    ps_map m;
-    ps_code rc = ps_map_file(path, &m, err);
-    if (rc != PS_OK)
-        return rc;
-    rc = ps_hashes_of_mem(m.data, m.len, out, err);
-    ps_map_free(&m);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+    GChecksum *sum[3] = {g_checksum_new(G_CHECKSUM_MD5), g_checksum_new(G_CHECKSUM_SHA256),
+                         g_checksum_new(G_CHECKSUM_SHA512)};
+    size_t cap = 1 << 20;
+    unsigned char *buf = malloc(cap);
+    ps_code rc = buf ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    out->size = 0;
+    for (ssize_t n; rc == PS_OK && (n = read(fd, buf, cap)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+            break;
+        }
+        for (int i = 0; i < 3; i++)
+            g_checksum_update(sum[i], buf, (gssize)n);
+        out->size += (uint64_t)n;
+    }
+    char *dst[3] = {out->md5, out->sha256, out->sha512};
+    size_t len[3] = {sizeof out->md5, sizeof out->sha256, sizeof out->sha512};
+    for (int i = 0; i < 3; i++) {
+        if (rc == PS_OK)
+            snprintf(dst[i], len[i], "%s", g_checksum_get_string(sum[i]));
+        g_checksum_free(sum[i]);
+    }
+    free(buf);
+    close(fd);
     return rc;
 }
 

@@ -10,7 +10,9 @@ nginx_start() {
     _inc="include $top/repo-tools/nginx/pkgsmith-repo-locations.conf;"
     [ -n "${NGINX_PLAIN:-}" ] && _inc=""
     mkdir -p "$_w/tmp"
-    NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # NGINX_FIXED_PORT: bench/mirror's apt-mirror cannot use host:port URLs.
+    NGINX_PORT=${NGINX_FIXED_PORT:-}
+    [ -n "$NGINX_PORT" ] || NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     NGINX_PIDFILE=$_w/nginx.pid
     cat >"$_w/nginx.conf" <<CONF
 daemon on;
