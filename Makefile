@@ -88,9 +88,10 @@ unit: $(UNIT_BIN)
 bench: deps test-deps bin/pkgsmith
 	@bench/build
 	@bench/repo
+	@bench/mirror
 
 lint:
-	shellcheck -s sh -x scripts/* tests/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo \
+	shellcheck -s sh -x scripts/* tests/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror \
 	  package/alloy-journal-loki-configure debian/postinst debian/prerm debian/postrm \
 	  debian/config tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
 	  tests/fixtures/alloy/debian/postinst tests/fixtures/alloy/debian/prerm
