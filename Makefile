@@ -10,7 +10,7 @@ PKG_MODS := libarchive rpm gpgme apt-pkg glib-2.0 libxml-2.0 libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_MODS) 2>/dev/null)
 # createrepo_c.pc has an empty -L that would swallow the next flag: name
 # the library ourselves.
-PKG_LIBS   = -lcreaterepo_c $(shell pkg-config --libs $(PKG_MODS) 2>/dev/null) -lrpmbuild
+PKG_LIBS   = -lcreaterepo_c $(shell pkg-config --libs $(PKG_MODS) 2>/dev/null) -lrpmbuild -lrpmsign
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g

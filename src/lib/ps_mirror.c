@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,10 @@
 
 #include "ps_mirror_priv.h"
 #include "ps_pkginfo.h"
+
+#include <rpm/rpmlog.h>
+#include <rpm/rpmmacro.h>
+#include <rpm/rpmsign.h>
 
 static double now_s(void)
 {
@@ -144,9 +149,11 @@ static ps_code swap_provenance(ps_sync *s, ps_error *err)
 /* ---- from the selection to repository items -------------------------- */
 
 typedef struct plan {
+    const char *sign_key, *sign_home; /* the repository's, for Resign-Packages */
     ps_repo_item *items;
     char **own;          /* strings the items point to */
     size_t n, nown;
+    const ps_cand **cand; /* the candidate each item came from */
     ps_fetch_file *fetch;
     size_t nfetch;
     uint64_t fetch_bytes;
@@ -159,7 +166,7 @@ static void plan_free(plan *p, size_t ncand)
         free(p->own[i]);
     for (size_t i = 0; p->records && i < ncand; i++)
         ps_buf_free(&p->records[i]);
-    free(p->own), free(p->items), free(p->fetch), free(p->records);
+    free(p->own), free(p->items), free(p->fetch), free(p->records), free(p->cand);
 }
 
 static const char *own(plan *p, char *s)
@@ -225,10 +232,11 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
     size_t n = s->chosen->len;
     p->items = calloc(n ? n : 1, sizeof *p->items);
-    p->own = calloc(n * 4 + 1, sizeof *p->own);
+    p->own = calloc(n * 6 + 1, sizeof *p->own);
     p->fetch = calloc(n ? n : 1, sizeof *p->fetch);
     p->records = calloc(n ? n : 1, sizeof *p->records);
-    ps_code rc = p->items && p->own && p->fetch && p->records
+    p->cand = calloc(n ? n : 1, sizeof *p->cand);
+    ps_code rc = p->items && p->own && p->fetch && p->records && p->cand
                      ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == PS_OK && i < n; i++) {
         const ps_cand *c = s->chosen->pdata[i];
@@ -238,10 +246,22 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
         if (c->size > s->c->max_file)
             rc = ps_error_set(err, PS_EVERIFY, "%s/%s: %llu bytes, above Max-File-Size: refused",
                               s->base, c->path, (unsigned long long)c->size);
+        p->cand[p->n] = c;
         ps_repo_item *it = &p->items[p->n++];
         *it = (ps_repo_item){s->c->type == PS_MIRROR_APT ? "deb" : "rpm", target, c->name,
                              c->version, c->arch, c->sha256, c->size, NULL, NULL, NULL, 0};
-        const char *pooled = ps_repo_pooled(r, c->sha256);
+        /* Re-signed before: the pool holds our bytes under our digest. */
+        const char *ours = s->c->resign ? ps_kv_get(&s->resigned, c->sha256) : NULL;
+        const char *pooled = ps_repo_pooled(r, ours ? ours : c->sha256);
+        if (pooled != NULL && ours) {
+            struct stat st;
+            char *path = ps_strdupf("%s/%s", ps_repo_root(r), pooled);
+            it->sha256 = own(p, strdup(ours));
+            it->size = path && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+            free(path);
+            if (rc == PS_OK && it->sha256)
+                rc = ps_kv_set(&s->resigned_next, c->sha256, ours, err);
+        }
         if (pooled != NULL) { /* r is closed before the items are used */
             if ((it->href = own(p, strdup(pooled))) == NULL)
                 rc = ps_error_set(err, PS_ENOMEM, "out of memory");
@@ -280,6 +300,67 @@ static ps_code deb_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_erro
     return rc;
 }
 
+/* Resign-Packages: once the upstream signature has been checked, the
+ * package is signed with the repository's key by librpmsign (which runs
+ * gpg with %_gpg_name and %_gpg_path), and read again: its bytes, digest
+ * and size are now ours. */
+static ps_code resign(ps_sync *s, plan *p, ps_repo_item *it, const ps_cand *c, ps_pkginfo **pi,
+                      ps_error *err)
+{
+    /* (rpm would pass the hash as a number, which gpg refuses: named here) */
+    struct rpmSignArgs args = {NULL, 0, 0};
+    const char *home = p->sign_home ? p->sign_home : getenv("GNUPGHOME");
+    /* A copy is signed: the verified download stays upstream's bytes, so
+     * a failure later in this sync leaves it reusable by the next. */
+    char *copy = ps_strdupf("%s.ours", it->file);
+    if (copy == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    unlink(copy);
+    ps_code rc = ps_copy_file(it->file, copy, err);
+    it->file = own(p, copy);
+    if (rc != PS_OK)
+        return rc;
+    rpmPushMacro(NULL, "_gpg_name", NULL, p->sign_key, RMIL_GLOBAL);
+    /* Debian's rpm names /usr/bin/gpg2, which GnuPG 2.2 no longer ships. */
+    rpmPushMacro(NULL, "__gpg", NULL, "/usr/bin/gpg", RMIL_GLOBAL);
+    rpmPushMacro(NULL, "_gpg_digest_algo", NULL, "sha256", RMIL_GLOBAL);
+    if (home)
+        rpmPushMacro(NULL, "_gpg_path", NULL, home, RMIL_GLOBAL);
+    /* rpmPkgSign prints the file name on stdout, which is --json's. */
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && null >= 0)
+        dup2(null, STDOUT_FILENO);
+    int mask = rpmlogSetMask(RPMLOG_UPTO(RPMLOG_ERR)); /* not "Could not set GPG_TTY" */
+    int r = rpmPkgSign(it->file, &args);
+    rpmlogSetMask(mask);
+    fflush(stdout);
+    if (saved >= 0)
+        dup2(saved, STDOUT_FILENO), close(saved);
+    if (null >= 0)
+        close(null);
+    rpmPopMacro(NULL, "_gpg_name");
+    rpmPopMacro(NULL, "__gpg");
+    rpmPopMacro(NULL, "_gpg_digest_algo");
+    if (home)
+        rpmPopMacro(NULL, "_gpg_path");
+    if (r != 0) {
+        unlink(it->file);
+        return ps_error_set(err, PS_EKEY, "%s: re-signing with %s (librpmsign) failed", it->file,
+                            p->sign_key);
+    }
+    ps_pkginfo_free(*pi);
+    *pi = ps_pkginfo_read(it->file, NULL, 0, err);
+    if (*pi == NULL)
+        return err ? err->code : PS_EINPUT;
+    const ps_hashes *h = ps_pkginfo_hashes(*pi);
+    it->sha256 = own(p, strdup(h->sha256));
+    it->size = h->size;
+    if (it->sha256 == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    return ps_kv_set(&s->resigned_next, c->sha256, h->sha256, err);
+}
+
 /* An rpm is read through librpm: its signature must be a pinned key's,
  * and its header must say what the index said. */
 static ps_code rpm_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_pkgkeys *keys,
@@ -302,8 +383,10 @@ static ps_code rpm_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_pkgk
         rc = ps_error_set(err, PS_EVERIFY, "%s: the header says %s %s (%s), the index %s %s (%s)",
                           url ? url : c->path, ps_pkginfo_name(pi), ps_pkginfo_version(pi),
                           ps_pkginfo_arch(pi), c->name, c->version, c->arch);
+    if (rc == PS_OK && s->c->resign)
+        rc = resign(s, p, it, c, &pi, err);
     if (rc == PS_OK)
-        it->href = own(p, ps_repo_pool_href(c->sha256, ps_pkginfo_filename(pi)));
+        it->href = own(p, ps_repo_pool_href(it->sha256, ps_pkginfo_filename(pi)));
     if (rc == PS_OK && it->href == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
@@ -355,7 +438,7 @@ static ps_code make_items(ps_sync *s, plan *p, ps_error *err)
     for (size_t i = 0; rc == PS_OK && i < s->chosen->len && k < p->n; i++) {
         const ps_cand *c = s->chosen->pdata[i];
         ps_repo_item *it = &p->items[k];
-        if (strcmp(it->sha256, c->sha256) != 0)
+        if (p->cand[k] != c)
             continue; /* a duplicate plan_files skipped */
         k++;
         if (it->file == NULL)
@@ -416,6 +499,10 @@ static ps_code commit(ps_sync *s, ps_error *err)
     ps_code rc = r == NULL ? (err ? err->code : PS_EINPUT)
                            : target ? check_target(s, r, target, err)
                                     : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (r) {
+        p.sign_key = ps_repo_key(r);
+        p.sign_home = ps_repo_gnupg_home(r);
+    }
     if (rc == PS_OK)
         rc = plan_files(s, r, target, &p, err);
     if (rc == PS_OK)
@@ -425,11 +512,18 @@ static ps_code commit(ps_sync *s, ps_error *err)
     s->res->fetched = rc == PS_OK ? p.nfetch : 0;
     if (rc == PS_OK)
         rc = make_items(s, &p, err);
-    /* Kept for the client package: dnf checks mirrored rpms against them. */
+    /* For the client package (client-keys/): dnf checks mirrored rpms
+     * against them, unless they were re-signed with our key. */
     if (rc == PS_OK && s->c->type == PS_MIRROR_RPM) {
         ps_pkgkeys *k = pinned_keys(s, err);
         rc = k ? PS_OK : (err && err->code ? err->code : PS_EKEY);
         ps_pkgkeys_free(k);
+        char *keys = ps_strdupf("%s/keys", s->dir), *ck = ps_strdupf("%s/client-keys", s->dir);
+        if (ck)
+            ps_rm_rf(ck, NULL);
+        if (rc == PS_OK && keys && ck && !s->c->resign && rename(keys, ck) != 0)
+            rc = ps_error_set(err, PS_EIO, "%s: %s", ck, strerror(errno));
+        free(keys), free(ck);
     }
     ps_repo_free(r);
     ps_repo *w = rc == PS_OK ? ps_repo_open(s->o->root, 1, s->o->wait_seconds, err) : NULL;
@@ -441,6 +535,10 @@ static ps_code commit(ps_sync *s, ps_error *err)
         rc = ps_repo_set_source(w, source, p.items, p.n, &s->res->added, &s->res->removed,
                                 &changed, err);
     s->res->selected = p.n;
+    char *rmap = ps_strdupf("%s/resigned", s->dir);
+    if (rc == PS_OK && s->c->resign)
+        rc = rmap ? ps_kv_save(rmap, &s->resigned_next, err) : PS_ENOMEM;
+    free(rmap);
     if (rc == PS_OK)
         rc = swap_provenance(s, err);
     const char *pending = ps_kv_get(&s->state, "Publish-Pending");
@@ -513,6 +611,10 @@ static ps_code prepare(ps_sync *s, int *lockfd, ps_error *err)
     for (size_t i = 0; rc == PS_OK && i < s->state.keys.n; i++)
         rc = ps_kv_set(&s->next, s->state.keys.v[i], s->state.values.v[i], err);
     free(st);
+    char *rmap = rc == PS_OK ? ps_strdupf("%s/resigned", s->dir) : NULL;
+    if (rc == PS_OK)
+        rc = rmap ? ps_kv_load(rmap, &s->resigned, err) : PS_ENOMEM;
+    free(rmap);
     char *nw = rc == PS_OK ? ps_strdupf("%s/provenance.new", s->dir) : NULL;
     if (nw)
         ps_rm_rf(nw, NULL);
@@ -628,6 +730,7 @@ ps_code ps_mirror_sync(const ps_mirror_conf *c, const ps_mirror_opts *o, ps_mirr
     ps_fetch_free(s.fetch);
     ps_verifier_free(s.verifier);
     ps_kv_free(&s.state), ps_kv_free(&s.next);
+    ps_kv_free(&s.resigned), ps_kv_free(&s.resigned_next);
     free(s.dir), free(s.base);
     return rc;
 }

@@ -14,7 +14,8 @@
 static const char *const FIELDS[] = {
     "Name", "Type", "URIs", "Suites", "Components", "Architectures", "Signed-By", "Include",
     "Exclude", "Keep-Versions", "Follow-Dependencies", "Max-Shrink", "Target", "Connections",
-    "Rate-Limit", "Max-Index-Size", "Max-Index-Unpacked-Size", "Max-File-Size", NULL};
+    "Rate-Limit", "Max-Index-Size", "Max-Index-Unpacked-Size", "Max-File-Size", "Resign-Packages",
+    NULL};
 
 typedef struct src {
     const ps_deb822 *d;
@@ -217,6 +218,13 @@ static ps_code numbers(const src *s, ps_mirror_conf *c, ps_error *err)
     if (rc == PS_OK && f && strcmp(f, "yes") != 0 && strcmp(f, "no") != 0)
         rc = bad(s, "Follow-Dependencies", err, "want yes or no");
     c->follow = f && strcmp(f, "yes") == 0;
+    const char *rs = ps_deb822_get(s->d, 0, "Resign-Packages");
+    if (rc == PS_OK && rs && strcmp(rs, "yes") != 0 && strcmp(rs, "no") != 0)
+        rc = bad(s, "Resign-Packages", err, "want yes or no");
+    c->resign = rs && strcmp(rs, "yes") == 0;
+    if (rc == PS_OK && c->resign && c->type == PS_MIRROR_APT)
+        rc = bad(s, "Resign-Packages", err,
+                 "only rpm mirrors: a .deb carries no signature of its own here");
     return rc;
 }
 

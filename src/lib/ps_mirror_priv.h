@@ -20,6 +20,7 @@ struct ps_mirror_conf {
     ps_strv include, exclude;       /* fnmatch globs on package names */
     int keep;                       /* Keep-Versions; 0: all */
     int follow;                     /* Follow-Dependencies */
+    int resign;                     /* Resign-Packages (rpm): sign with our key */
     double max_shrink;              /* percent */
     char *target;                   /* suite[/component] or rpm repo */
     int connections;
@@ -89,7 +90,7 @@ typedef struct ps_sync {
     char *base;       /* the URI in use, without a trailing slash */
     int conditional;  /* the config is unchanged: ask with validators */
     GPtrArray *chosen; /* ps_cand* to hold (owned) */
-    ps_strv provenance; /* files to place in provenance/ (pairs: name, path) */
+    ps_kv resigned, resigned_next; /* upstream SHA-256 -> ours, after re-signing */
 } ps_sync;
 
 /* The upstream kinds. */

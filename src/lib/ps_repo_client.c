@@ -83,12 +83,12 @@ static ps_code debian_files(client *c)
     return rc;
 }
 
-/* The pinned keys of rpm mirrors (ROOT/mirrors/NAME/keys/, written by
- * each sync): dnf checks every package against the .repo's gpgkey list,
+/* The pinned keys of rpm mirrors (ROOT/mirrors/NAME/client-keys/,
+ * written by each sync unless Resign-Packages): dnf checks every package against the .repo's gpgkey list,
  * and a mirrored package is still signed by its upstream. */
 static ps_code upstream_keys(client *c)
 {
-    char *pattern = ps_strdupf("%s/mirrors/*/keys/*.asc", c->r->root);
+    char *pattern = ps_strdupf("%s/mirrors/*/client-keys/*.asc", c->r->root);
     glob_t g = {0};
     ps_code rc = pattern ? PS_OK : ps_error_set(c->err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK && glob(pattern, 0, NULL, &g) == 0)

@@ -237,3 +237,28 @@ done
 check "the next sync completes without repair" M sync grafana-apt
 check "and holds 1.12.0" sh -c "'$P' repo list --root '$REPO' | grep -q 'alloy  *1.12.0-1'"
 check "what it published verifies" "$P" repo verify --root "$REPO"
+
+# ---- Resign-Packages: the rpms signed with our key instead ----------------------------------
+R2=$T/repo2
+"$P" repo init --root "$R2" --key "$OURS" --gnupg-home "$OH" --org acme --url http://repo.example.test >/dev/null
+mkdir -p "$T/conf2"
+mirror_conf "$T/conf2/grafana-rpm.mirror" grafana-rpm rpm "$URL/rpm" "$CONF/upstream-keys.asc" "$K1" "$K2"
+echo "Resign-Packages: yes" >>"$T/conf2/grafana-rpm.mirror"
+check "a mirror with Resign-Packages: yes syncs" "$P" mirror sync --root "$R2" --config "$T/conf2"
+f=$(find "$R2/pool" -name 'alloy-1.8.0-1.x86_64.rpm' | head -n 1)
+ours16=$(echo "$OURS" | tail -c 17 | tr 'A-F' 'a-f')
+check "the mirrored rpm now carries our signature" sh -c "rpm -qp --qf '%{RSAHEADER:pgpsig}' '$f' | grep -q 'Key ID $ours16'"
+mkdir -p "$T/rpmdb"
+gpg --homedir "$OH" --batch --armor --export "$OURS" >"$T/ours.asc"
+rpm --dbpath "$T/rpmdb" --import "$T/ours.asc"
+check "rpm -K with only our key: signatures OK" sh -c "rpm --dbpath '$T/rpmdb' -K '$f' | grep -q 'digests signatures OK'"
+check_eq "its index entry has our bytes' digest" "$(sha256sum "$f" | cut -d' ' -f1)" "$(basename "$(dirname "$f")")"
+sleep 1
+up_rpm_publish "$UP/rpm" "$UH" "$K1"
+: >"$LOG"
+check "the next sync after an upstream change" "$P" mirror sync --root "$R2" --config "$T/conf2"
+check_eq "downloads no package again (the re-signed ones are reused)" 0 "$(grep -c '\.rpm ' "$LOG")"
+"$P" repo client-package --root "$R2" --out "$T/client2" >/dev/null
+check "the client package then trusts our key only" sh -c "grep -qx 'gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme' '$R2/tmp/client-package/files/yum.repo' && ! test -e '$R2/tmp/client-package/files/upstream-keys.asc'"
+printf 'Name: x\nType: apt\nURIs: %s\nSuites: stable\nComponents: main\nArchitectures: amd64\nTarget: stable\nSigned-By: k.asc\nResign-Packages: yes\n' "$URL" >"$T/bad/x.mirror"
+check_fails "Resign-Packages on an apt mirror is refused" 2 "Resign-Packages: only rpm mirrors" "$P" mirror sync --root "$REPO" --config "$T/bad"
