@@ -61,6 +61,9 @@ static const char USAGE[] =
     "                        5xx, 429 (Retry-After honoured), timeouts, drops\n"
     "    --metrics-file PATH write Prometheus metrics (node_exporter textfile)\n"
     "    --json              print a summary as JSON on stdout\n"
+    "    --verbose           print the one-line summary per mirror even when\n"
+    "                        stdout is not a terminal (by default a sync run\n"
+    "                        by cron or a timer prints only errors)\n"
     "\n"
     "EXIT STATUS\n"
     "    0 every mirror synced; 1 a sync failed (a signature, hash or download:\n"
@@ -73,7 +76,7 @@ static const char USAGE[] =
 
 typedef struct opts {
     const char *root, *config, *metrics;
-    int wait, json, force, connections, retries;
+    int wait, json, force, connections, retries, verbose;
     uint64_t rate;
 } opts;
 
@@ -240,8 +243,8 @@ static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
             ok[i] = 1;
             if (o->json)
                 print_result(list[i], &res[i], i == 0);
-            else
-                say(list[i], &res[i]);
+            else if (o->verbose || isatty(STDOUT_FILENO))
+                say(list[i], &res[i]); /* quiet under cron: errors only */
             fflush(stdout); /* one line per mirror, as it finishes */
             continue;
         }
@@ -359,6 +362,7 @@ static int parse_opt(opts *o, int c, const char *arg)
         o->retries = o->retries ? o->retries : -1; /* 0: none; unset: the default */
         return 0;
     case 'j': o->json = 1; return 0;
+    case 'v': o->verbose = 1; return 0;
     default: return 64;
     }
 }
@@ -370,7 +374,7 @@ static int run(int argc, char **argv)
         {"wait", required_argument, NULL, 'w'},        {"force", no_argument, NULL, 'f'},
         {"connections", required_argument, NULL, 'n'}, {"rate-limit", required_argument, NULL, 'l'},
         {"metrics-file", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
-        {"retries", required_argument, NULL, 't'},
+        {"retries", required_argument, NULL, 't'},    {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);

@@ -262,3 +262,15 @@ check_eq "downloads no package again (the re-signed ones are reused)" 0 "$(grep 
 check "the client package then trusts our key only" sh -c "grep -qx 'gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme' '$R2/tmp/client-package/files/yum.repo' && ! test -e '$R2/tmp/client-package/files/upstream-keys.asc'"
 printf 'Name: x\nType: apt\nURIs: %s\nSuites: stable\nComponents: main\nArchitectures: amd64\nTarget: stable\nSigned-By: k.asc\nResign-Packages: yes\n' "$URL" >"$T/bad/x.mirror"
 check_fails "Resign-Packages on an apt mirror is refused" 2 "Resign-Packages: only rpm mirrors" "$P" mirror sync --root "$REPO" --config "$T/bad"
+
+# ---- free space is checked before downloading ----------------------------------------------
+mkdir -p "$T/small-fs"
+if mount -t tmpfs -o size=40m tmpfs "$T/small-fs" 2>/dev/null; then
+    "$P" repo init --root "$T/small-fs/repo" --key "$OURS" --gnupg-home "$OH" >/dev/null
+    check_fails "a filesystem without room for the downloads (and 64 MiB spare) is refused first" 1 "not enough free space: the sync needs" \
+        "$P" mirror sync grafana-apt --root "$T/small-fs/repo" --config "$CONF"
+    check_eq "nothing was downloaded" "" "$(find "$T/small-fs/repo/mirrors/grafana-apt/download" -type f)"
+    umount "$T/small-fs"
+else
+    not_ok "free space check" "cannot mount a tmpfs"
+fi

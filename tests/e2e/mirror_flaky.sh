@@ -48,5 +48,13 @@ check "a dropped package was resumed with a Range request" grep -q '\.deb 206 by
 check "an rpm was resumed with a Range request" grep -q '\.rpm 206 bytes=[1-9]' "$T/log"
 check_eq "all packages arrived and were accepted" 5 "$("$P" repo list --root "$T/repo" | wc -l)"
 check "what was published verifies" "$P" repo verify --root "$T/repo"
+# A terminal gets a progress bar; cron gets silence.
+"$P" repo init --root "$T/repo-tty" --key "$OURS" --gnupg-home "$OH" >/dev/null
+script -qec "'$P' mirror sync apt --root '$T/repo-tty' --config '$T/conf'" /dev/null >"$T/tty.out" 2>&1
+check "on a TTY: a progress bar with files, bytes, rate and ETA" grep -q 'apt \[#*\] 3/3 files .*/s  ETA' "$T/tty.out"
+check "on a TTY: the summary line" grep -q '^apt: 3 packages' "$T/tty.out"
+"$P" repo init --root "$T/repo-cron" --key "$OURS" --gnupg-home "$OH" >/dev/null
+check_eq "under cron (no TTY): no output at all" "" "$("$P" mirror sync --root "$T/repo-cron" --config "$T/conf" 2>&1)"
+check "--verbose prints the summary without a TTY" sh -c "'$P' mirror sync --verbose --root '$T/repo-cron' --config '$T/conf' | grep -q '^apt: '"
 check "flaky server stopped by PID" sh -c "kill $SRV && sleep 0.2 && ! kill -0 $SRV 2>/dev/null"
 SRV=
