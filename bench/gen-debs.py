@@ -2,23 +2,10 @@
 """gen-debs.py OUTDIR N [NAME-PREFIX]: N small, valid .deb files written
 directly (ar + tar.gz members), for bench/repo.  dpkg-deb would take
 minutes for thousands of packages."""
-import io, os, sys, tarfile, time
+import os, sys
 
-def tar_gz(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as t:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 1700000000, 0o644
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-def ar(members):
-    out = [b"!<arch>\n"]
-    for name, data in members:
-        out.append(b"%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (name.encode(), 1700000000, 0, 0, b"100644", len(data)))
-        out.append(data + (b"\n" if len(data) % 2 else b""))
-    return b"".join(out)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from debfile import ar, tar_gz  # noqa: E402
 
 def main():
     outdir, n = sys.argv[1], int(sys.argv[2])

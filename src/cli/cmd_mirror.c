@@ -125,15 +125,13 @@ static void human(uint64_t b, char *out, size_t n)
 
 typedef struct bar {
     const char *name;
-    struct timespec t0;
+    double t0;
 } bar;
 
 static void draw(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
 {
     bar *b = ud;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double el = (double)(t.tv_sec - b->t0.tv_sec) + (t.tv_nsec - b->t0.tv_nsec) / 1e9;
+    double el = ps_now() - b->t0;
     double rate = el > 0 ? (double)bd / el : 0;
     char done[32], total[32], r[32];
     human(bd, done, sizeof done), human(bt, total, sizeof total), human((uint64_t)rate, r, sizeof r);
@@ -234,8 +232,7 @@ static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
     if (o->json)
         printf("{\"mirrors\":[");
     for (size_t i = 0; res && ok && i < n; i++) {
-        bar b = {ps_mirror_conf_name(list[i]), {0, 0}};
-        clock_gettime(CLOCK_MONOTONIC, &b.t0);
+        bar b = {ps_mirror_conf_name(list[i]), ps_now()};
         ps_mirror_opts mo = {o->root, o->wait, o->force, o->connections, o->rate, 0,
                              o->retries, tty ? draw : NULL, &b};
         ps_error err = {0};
@@ -329,21 +326,6 @@ static int do_status(opts *o, const ps_mirror_conf **list, size_t n)
 
 /* ---- dispatch ------------------------------------------------------- */
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end = NULL;
-    unsigned long long n = strtoull(s, &end, 10);
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1024 * 1024, end++;
-    else if (*end == 'g' || *end == 'G')
-        mul = 1024ULL * 1024 * 1024, end++;
-    *out = n * mul;
-    return end == s || *end ? 64 : 0;
-}
-
 static int parse_opt(opts *o, int c, const char *arg)
 {
     char *end = NULL;
@@ -354,7 +336,7 @@ static int parse_opt(opts *o, int c, const char *arg)
     case 'f': o->force = 1; return 0;
     case 'n': o->connections = (int)strtol(arg, &end, 10);
         return *end || o->connections < 1 || o->connections > 64 ? 64 : 0;
-    case 'l': return parse_size(arg, &o->rate);
+    case 'l': return ps_parse_size(arg, &o->rate) == 0 ? 0 : 64;
     case 'm': o->metrics = arg; return 0;
     case 't': o->retries = (int)strtol(arg, &end, 10);
         if (*end || o->retries < 0 || o->retries > 100)

@@ -40,13 +40,6 @@ typedef struct xfer {
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 ps_fetch *ps_fetch_new(const ps_fetch_opts *o, ps_error *err)
 {
     /* curl_global_init is idempotent in libcurl >= 7.84 and thread-safe. */
@@ -280,6 +273,8 @@ static outcome finish_file(xfer *x, ps_error *err)
             ps_error_set(err, PS_EIO, "%s: %s", ff->path, strerror(errno));
             return FAIL;
         }
+        if (ff->hashes)
+            *ff->hashes = h;
         return DONE;
     }
     unlink(x->part);
@@ -327,7 +322,7 @@ static outcome judge(xfer *x, CURLcode cc, ps_error *err)
     if (code == 429 || code >= 500) {
         if (can_retry) {
             long wait = retry_after < f->o.max_retry_after_s ? retry_after : f->o.max_retry_after_s;
-            x->not_before = now_s() + (double)wait;
+            x->not_before = ps_now() + (double)wait;
             return RETRY;
         }
         ps_error_set(err, PS_EIO, "%s: HTTP %ld (after %d attempts)", x->url, code, x->attempts);
@@ -351,7 +346,7 @@ static void schedule_retry(xfer *x)
     double delay = (double)f->o.backoff_ms / 1000.0;
     for (int i = 1; i < x->attempts && delay < 60; i++)
         delay *= 2;
-    double t = now_s() + delay;
+    double t = ps_now() + delay;
     if (t > x->not_before)
         x->not_before = t;
     f->stats.retries++;
@@ -381,7 +376,7 @@ static uint64_t bytes_now(const run *r)
 
 static void progress(run *r, int force)
 {
-    double t = now_s();
+    double t = ps_now();
     if (r->cb == NULL || (!force && t - r->last_cb < 0.1))
         return;
     r->last_cb = t;
@@ -391,7 +386,7 @@ static void progress(run *r, int force)
 /* Starts waiting retries whose time has come, then new transfers. */
 static ps_code fill(run *r, double *next_wake, ps_error *err)
 {
-    double t = now_s();
+    double t = ps_now();
     *next_wake = 0;
     for (size_t i = 0; i < r->n && r->active < (size_t)r->f->o.parallel; i++) {
         xfer *x = &r->x[i];
@@ -462,7 +457,7 @@ static ps_code loop(run *r, ps_error *err)
             continue;
         int ms = 100;
         if (r->active == 0 && wake > 0)
-            ms = (int)((wake - now_s()) * 1000) + 1;
+            ms = (int)((wake - ps_now()) * 1000) + 1;
         if (ms < 0)
             ms = 0;
         if (ms > 1000)

@@ -60,6 +60,8 @@ typedef struct ps_fetch_file {
     const char *path;
     uint64_t size;      /* exact expected size */
     const char *sha256; /* expected digest, lower-case hex */
+    ps_hashes *hashes;  /* optional: receives the accepted file's digests
+                         * (they were computed to check it) */
 } ps_fetch_file;
 
 typedef void (*ps_fetch_progress_cb)(void *ud, size_t files_done, size_t files_total,

@@ -19,13 +19,6 @@
 #include <rpm/rpmmacro.h>
 #include <rpm/rpmsign.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 char *ps_mirror_url(const ps_sync *s, const char *rel)
 {
     return ps_strdupf("%s/%s", s->base, rel);
@@ -85,10 +78,7 @@ ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, cons
     long last = prev ? strtol(prev, NULL, 10) : 0;
     if ((long)t < last) {
         char when[64];
-        time_t lt = (time_t)last;
-        struct tm tm;
-        gmtime_r(&lt, &tm);
-        strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S UTC", &tm);
+        ps_format_date(last, when, sizeof when);
         return ps_error_set(err, PS_EVERIFY,
                             "%s: Date %s is older than the last accepted %s (a replayed or "
                             "rolled-back upstream): refused",
@@ -158,6 +148,7 @@ typedef struct plan {
     size_t nfetch;
     uint64_t fetch_bytes;
     ps_buf *records;
+    ps_hashes *hashes;   /* of each new download, as ps_fetch checked it */
 } plan;
 
 static void plan_free(plan *p, size_t ncand)
@@ -167,6 +158,7 @@ static void plan_free(plan *p, size_t ncand)
     for (size_t i = 0; p->records && i < ncand; i++)
         ps_buf_free(&p->records[i]);
     free(p->own), free(p->items), free(p->fetch), free(p->records), free(p->cand);
+    free(p->hashes);
 }
 
 static const char *own(plan *p, char *s)
@@ -236,7 +228,8 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
     p->fetch = calloc(n ? n : 1, sizeof *p->fetch);
     p->records = calloc(n ? n : 1, sizeof *p->records);
     p->cand = calloc(n ? n : 1, sizeof *p->cand);
-    ps_code rc = p->items && p->own && p->fetch && p->records && p->cand
+    p->hashes = calloc(n ? n : 1, sizeof *p->hashes);
+    ps_code rc = p->items && p->own && p->fetch && p->records && p->cand && p->hashes
                      ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == PS_OK && i < n; i++) {
         const ps_cand *c = s->chosen->pdata[i];
@@ -274,7 +267,8 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
             rc = ps_error_set(err, PS_ENOMEM, "out of memory");
         if (rc == PS_OK && !ps_path_exists(it->file)) {
             const char *url = own(p, ps_mirror_url(s, c->path));
-            p->fetch[p->nfetch++] = (ps_fetch_file){url, it->file, c->size, c->sha256};
+            p->fetch[p->nfetch++] =
+                (ps_fetch_file){url, it->file, c->size, c->sha256, &p->hashes[p->n - 1]};
             p->fetch_bytes += c->size;
             rc = url ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
         }
@@ -286,8 +280,9 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
 static ps_code deb_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_error *err)
 {
     ps_repo_item *it = &p->items[i];
-    ps_hashes h;
-    ps_code rc = ps_hashes_of_file(it->file, &h, err);
+    ps_hashes *h = &p->hashes[i];
+    /* Known unless the file is a verified download of an earlier run. */
+    ps_code rc = h->sha256[0] ? PS_OK : ps_hashes_of_file(it->file, h, err);
     const char *colon = strchr(c->version, ':');
     char *fname = ps_strdupf("%s_%s_%s.deb", c->name, colon ? colon + 1 : c->version, c->arch);
     it->href = own(p, fname ? ps_repo_pool_href(c->sha256, fname) : NULL);
@@ -295,7 +290,7 @@ static ps_code deb_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_erro
     if (rc == PS_OK && it->href == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
-        rc = ps_mirror_deb_record(c, it->href, &h, &p->records[i], err);
+        rc = ps_mirror_deb_record(c, it->href, h, &p->records[i], err);
     (void)s;
     return rc;
 }
@@ -430,9 +425,9 @@ static ps_pkgkeys *pinned_keys(ps_sync *s, ps_error *err)
     return k;
 }
 
-static ps_code make_items(ps_sync *s, plan *p, ps_error *err)
+/* KEYS: the pinned keys as an rpm keyring (rpm mirrors). */
+static ps_code make_items(ps_sync *s, plan *p, ps_pkgkeys *keys, ps_error *err)
 {
-    ps_pkgkeys *keys = NULL;
     ps_code rc = PS_OK;
     size_t k = 0;
     for (size_t i = 0; rc == PS_OK && i < s->chosen->len && k < p->n; i++) {
@@ -444,18 +439,26 @@ static ps_code make_items(ps_sync *s, plan *p, ps_error *err)
         if (it->file == NULL)
             continue;
         it->href = NULL;
-        if (s->c->type == PS_MIRROR_APT) {
-            rc = deb_item(s, p, k - 1, c, err);
-        } else {
-            if (keys == NULL && (keys = pinned_keys(s, err)) == NULL)
-                rc = err && err->code ? err->code : PS_EKEY;
-            if (rc == PS_OK)
-                rc = rpm_item(s, p, k - 1, c, keys, err);
-        }
+        rc = s->c->type == PS_MIRROR_APT ? deb_item(s, p, k - 1, c, err)
+                                         : rpm_item(s, p, k - 1, c, keys, err);
         it->record = p->records[k - 1].data;
         it->record_len = p->records[k - 1].len;
     }
-    ps_pkgkeys_free(keys);
+    return rc;
+}
+
+/* The pinned keys pinned_keys() exported stay as client-keys/ for the
+ * client package (dnf checks mirrored rpms against them), unless the
+ * packages were re-signed with our key. */
+static ps_code keep_client_keys(ps_sync *s, ps_error *err)
+{
+    char *keys = ps_strdupf("%s/keys", s->dir), *ck = ps_strdupf("%s/client-keys", s->dir);
+    ps_code rc = keys && ck ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (ck)
+        ps_rm_rf(ck, NULL);
+    if (rc == PS_OK && !s->c->resign && rename(keys, ck) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", ck, strerror(errno));
+    free(keys), free(ck);
     return rc;
 }
 
@@ -510,21 +513,14 @@ static ps_code commit(ps_sync *s, ps_error *err)
     if (rc == PS_OK)
         rc = ps_mirror_fetch_files(s, p.fetch, p.nfetch, 1, err);
     s->res->fetched = rc == PS_OK ? p.nfetch : 0;
+    ps_pkgkeys *keys = NULL;
+    if (rc == PS_OK && s->c->type == PS_MIRROR_RPM && (keys = pinned_keys(s, err)) == NULL)
+        rc = err && err->code ? err->code : PS_EKEY;
     if (rc == PS_OK)
-        rc = make_items(s, &p, err);
-    /* For the client package (client-keys/): dnf checks mirrored rpms
-     * against them, unless they were re-signed with our key. */
-    if (rc == PS_OK && s->c->type == PS_MIRROR_RPM) {
-        ps_pkgkeys *k = pinned_keys(s, err);
-        rc = k ? PS_OK : (err && err->code ? err->code : PS_EKEY);
-        ps_pkgkeys_free(k);
-        char *keys = ps_strdupf("%s/keys", s->dir), *ck = ps_strdupf("%s/client-keys", s->dir);
-        if (ck)
-            ps_rm_rf(ck, NULL);
-        if (rc == PS_OK && keys && ck && !s->c->resign && rename(keys, ck) != 0)
-            rc = ps_error_set(err, PS_EIO, "%s: %s", ck, strerror(errno));
-        free(keys), free(ck);
-    }
+        rc = make_items(s, &p, keys, err);
+    ps_pkgkeys_free(keys);
+    if (rc == PS_OK && s->c->type == PS_MIRROR_RPM)
+        rc = keep_client_keys(s, err);
     ps_repo_free(r);
     ps_repo *w = rc == PS_OK ? ps_repo_open(s->o->root, 1, s->o->wait_seconds, err) : NULL;
     if (rc == PS_OK && w == NULL)
@@ -659,7 +655,7 @@ static ps_code record(ps_sync *s, ps_code rc, const ps_error *err, double t0, ps
         ps_kv_set(kv, "Errors-Total", n, serr);
         ps_kv_set(kv, "Last-Error", err && err->code ? err->msg : "failed", serr);
     }
-    snprintf(v, sizeof v, "%.3f", now_s() - t0);
+    snprintf(v, sizeof v, "%.3f", ps_now() - t0);
     ps_kv_set(kv, "Last-Duration", v, serr);
     char *st = ps_strdupf("%s/state", s->dir);
     if (r2 == PS_OK)
@@ -685,7 +681,7 @@ static void fill_unchanged(ps_sync *s)
 ps_code ps_mirror_sync(const ps_mirror_conf *c, const ps_mirror_opts *o, ps_mirror_result *out,
                        ps_error *err)
 {
-    double t0 = now_s();
+    double t0 = ps_now();
     int lockfd = -1;
     memset(out, 0, sizeof *out);
     ps_sync s = {.c = c, .o = o, .res = out};
@@ -713,7 +709,7 @@ ps_code ps_mirror_sync(const ps_mirror_conf *c, const ps_mirror_opts *o, ps_mirr
         out->bytes = st.bytes;
         out->requests = st.requests;
     }
-    out->duration = now_s() - t0;
+    out->duration = ps_now() - t0;
     if (lockfd >= 0) {
         ps_error serr = {0};
         if (rc == PS_OK && !out->unchanged)

@@ -215,7 +215,7 @@ static ps_code fetch_index(ps_sync *s, const rel *r, const char *comp, const cha
             free(rel_url), free(url);
             return ps_error_set(err, PS_ENOMEM, "out of memory");
         }
-        ps_fetch_file f = {url, out->path, out->size, out->sha256};
+        ps_fetch_file f = {url, out->path, out->size, out->sha256, NULL};
         /* A cached copy was verified when it arrived; touching it keeps
          * it out of the cache pruning at the end of the sync. */
         rc = ps_path_exists(out->path) && utimes(out->path, NULL) == 0
@@ -410,15 +410,10 @@ static ps_cand *best_in(GPtrArray *pool, const ps_cand *c, const relation *r)
     return best;
 }
 
-static void ptr_array_free(gpointer p)
-{
-    g_ptr_array_free(p, TRUE);
-}
-
 /* Names that selected packages need and the selection lacks. */
 static GHashTable *missing_names(GPtrArray *chosen)
 {
-    GHashTable *need = g_hash_table_new_full(g_str_hash, g_str_equal, free, ptr_array_free);
+    GHashTable *need = g_hash_table_new_full(g_str_hash, g_str_equal, free, (GDestroyNotify)g_ptr_array_unref);
     for (guint i = 0; i < chosen->len; i++) {
         GArray *rels = relations_of(chosen->pdata[i]);
         for (guint j = 0; j < rels->len; j++) {
@@ -587,18 +582,8 @@ ps_code ps_mirror_apt_select(ps_sync *s, ps_error *err)
     if (rc == PS_OK)
         rc = scan_all(&p, ix, nix, err);
     s->res->upstream_entries = p.entries;
-    if (rc == PS_OK) {
-        GPtrArray *list = ps_select_list(&sel);
-        for (guint i = 0; i < list->len; i++)
-            g_ptr_array_add(s->chosen, list->pdata[i]);
-        g_ptr_array_free(list, TRUE);
-        /* chosen owns them now */
-        GHashTableIter it;
-        gpointer v;
-        g_hash_table_iter_init(&it, sel.groups);
-        while (g_hash_table_iter_next(&it, NULL, &v))
-            g_ptr_array_set_free_func(v, NULL);
-    }
+    if (rc == PS_OK)
+        ps_select_take(&sel, s->chosen);
     if (rc == PS_OK && s->c->follow)
         rc = follow(&p, ix, nix, err);
 out:

@@ -48,18 +48,8 @@ static ps_code size_value(const src *s, const char *field, uint64_t def, uint64_
     *out = def;
     if (v == NULL)
         return PS_OK;
-    char *end = NULL;
-    unsigned long long n = strtoull(v, &end, 10);
-    uint64_t mul = 1;
-    switch (toupper((unsigned char)*end)) {
-    case 'K': mul = 1024, end++; break;
-    case 'M': mul = 1024 * 1024, end++; break;
-    case 'G': mul = 1024ULL * 1024 * 1024, end++; break;
-    default: break;
-    }
-    if (end == v || !isdigit((unsigned char)*v) || (*end && strcasecmp(end, "B") != 0))
+    if (ps_parse_size(v, out) != 0)
         return bad(s, field, err, "want a size such as 512K, 10M or 2G");
-    *out = n * mul;
     return PS_OK;
 }
 
@@ -414,14 +404,10 @@ void ps_cand_free(ps_cand *c)
     free(c);
 }
 
-static void group_free(gpointer p)
-{
-    g_ptr_array_free(p, TRUE);
-}
-
 void ps_select_init(ps_select *s, int keep, ps_vercmp_fn cmp)
 {
-    s->groups = g_hash_table_new_full(g_str_hash, g_str_equal, free, group_free);
+    s->groups = g_hash_table_new_full(g_str_hash, g_str_equal, free,
+                                      (GDestroyNotify)g_ptr_array_unref);
     s->keep = keep;
     s->cmp = cmp;
 }
@@ -488,6 +474,19 @@ GPtrArray *ps_select_list(const ps_select *s)
     }
     g_ptr_array_sort(all, cand_cmp);
     return all;
+}
+
+void ps_select_take(ps_select *s, GPtrArray *into)
+{
+    GPtrArray *list = ps_select_list(s);
+    for (guint i = 0; i < list->len; i++)
+        g_ptr_array_add(into, list->pdata[i]);
+    g_ptr_array_free(list, TRUE);
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->groups);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        g_ptr_array_set_free_func(v, NULL); /* INTO owns them now */
 }
 
 int ps_select_has_name(const ps_select *s, const char *name)

@@ -70,6 +70,8 @@ void ps_select_free(ps_select *s);
 void ps_select_offer(ps_select *s, ps_cand *c);
 /* Every kept candidate, sorted by name, arch, version (borrowed). */
 GPtrArray *ps_select_list(const ps_select *s);
+/* Moves every kept candidate, sorted, to INTO (which then owns them). */
+void ps_select_take(ps_select *s, GPtrArray *into);
 int ps_select_has_name(const ps_select *s, const char *name);
 
 /* Include/Exclude of C for package NAME. */

@@ -113,10 +113,7 @@ static ps_code check_freshness(ps_sync *s, md *m, ps_error *err)
             newest = r->timestamp;
     }
     char date[64];
-    time_t t = (time_t)newest;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S UTC", &tm);
+    ps_format_date((long)newest, date, sizeof date);
     snprintf(s->res->upstream_date, sizeof s->res->upstream_date, "%s", date);
     return ps_mirror_check_date(s, "Date-repomd", date, m->url, err);
 }
@@ -168,7 +165,7 @@ static ps_code fetch_primary(ps_sync *s, md *m, char **plain, ps_error *err)
     char *url = ps_mirror_url(s, p->location_href);
     *plain = ps_strdupf("%s/indices/%s.xml", s->dir, p->checksum);
     ps_code rc = packed && url && *plain ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    ps_fetch_file f = {url, packed, (uint64_t)p->size, p->checksum};
+    ps_fetch_file f = {url, packed, (uint64_t)p->size, p->checksum, NULL};
     if (rc == PS_OK && ps_path_exists(*plain))
         utimes(*plain, NULL); /* still pinned: keep it in the cache */
     if (rc == PS_OK && !ps_path_exists(*plain) && !ps_path_exists(packed))
@@ -331,11 +328,6 @@ static ps_code scan(pass *p, const char *plain, ps_error *err)
 
 /* ---- dependencies ---------------------------------------------------- */
 
-static void ptr_array_free(gpointer p)
-{
-    g_ptr_array_free(p, TRUE);
-}
-
 static int lines_have(const char *lines, const char *want)
 {
     size_t n = strlen(want);
@@ -361,7 +353,7 @@ static int chosen_provide(GPtrArray *chosen, const char *name)
 
 static GHashTable *missing(GPtrArray *chosen)
 {
-    GHashTable *need = g_hash_table_new_full(g_str_hash, g_str_equal, free, ptr_array_free);
+    GHashTable *need = g_hash_table_new_full(g_str_hash, g_str_equal, free, (GDestroyNotify)g_ptr_array_unref);
     for (guint i = 0; i < chosen->len; i++) {
         const char *p = ((ps_cand *)chosen->pdata[i])->deps;
         while (p && *p) {
@@ -437,19 +429,6 @@ static ps_code keep_repomd(ps_sync *s, md *m, ps_error *err)
     return rc;
 }
 
-static void take_selection(ps_sync *s, ps_select *sel)
-{
-    GPtrArray *list = ps_select_list(sel);
-    for (guint i = 0; i < list->len; i++)
-        g_ptr_array_add(s->chosen, list->pdata[i]);
-    g_ptr_array_free(list, TRUE);
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, sel->groups);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        g_ptr_array_set_free_func(v, NULL);
-}
-
 ps_code ps_mirror_rpm_select(ps_sync *s, ps_error *err)
 {
     md m = {0};
@@ -472,7 +451,7 @@ ps_code ps_mirror_rpm_select(ps_sync *s, ps_error *err)
             rc = scan(&p, plain, err);
         s->res->upstream_entries = p.entries;
         if (rc == PS_OK)
-            take_selection(s, &sel);
+            ps_select_take(&sel, s->chosen);
         if (rc == PS_OK && s->c->follow)
             rc = follow(s, plain, m.url, err);
     }

@@ -164,8 +164,8 @@ static ps_code release_text(pub *p, const char *suite, const release *R, ps_buf 
                             ps_error *err)
 {
     char date[64], until[64];
-    ps_repo_format_date(p->now, date, sizeof date);
-    ps_repo_format_date(p->now + p->r->valid_secs, until, sizeof until);
+    ps_format_date(p->now, date, sizeof date);
+    ps_format_date(p->now + p->r->valid_secs, until, sizeof until);
     const char *origin = ps_repo_conf_get(p->r, "Origin");
     const char *label = ps_repo_conf_get(p->r, "Label");
     const char *descr = ps_repo_conf_get(p->r, "Description");
@@ -435,8 +435,8 @@ static ps_code write_state(pub *p, ps_error *err)
     char *info = ps_strdupf("%s/info", p->dir);
     ps_buf b = {0};
     char date[64], until[64];
-    ps_repo_format_date(p->now, date, sizeof date);
-    ps_repo_format_date(p->now + p->r->valid_secs, until, sizeof until);
+    ps_format_date(p->now, date, sizeof date);
+    ps_format_date(p->now + p->r->valid_secs, until, sizeof until);
     ps_code rc = snap && hf && info ? ps_entries_save(snap, &p->r->db, err)
                                     : ps_error_set(err, PS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == PS_OK && i < p->hashfiles.n; i++)
@@ -661,8 +661,8 @@ ps_code ps_repo_publish(ps_repo *r, ps_repo_published *out, ps_error *err)
     if (rc == PS_OK) {
         out->generation = p.gen;
         out->packages = r->db.n;
-        ps_repo_format_date(p.now, out->date, sizeof out->date);
-        ps_repo_format_date(p.now + r->valid_secs, out->valid_until, sizeof out->valid_until);
+        ps_format_date(p.now, out->date, sizeof out->date);
+        ps_format_date(p.now + r->valid_secs, out->valid_until, sizeof out->valid_until);
         snprintf(out->fpr, sizeof out->fpr, "%s", ps_signer_fpr(p.signer));
         rc = prune(r, &out->pruned, err);
     }

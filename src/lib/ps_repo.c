@@ -34,14 +34,6 @@ char *ps_repo_gen_path(const ps_repo *r, long gen)
     return ps_strdupf("%s/generations/%ld", r->root, gen);
 }
 
-void ps_repo_format_date(long t, char *out, size_t n)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%a, %d %b %Y %H:%M:%S UTC", &tm);
-}
-
 /* Names that become path components: no '/', no leading dot. */
 static int valid_name(const char *s)
 {
@@ -509,27 +501,29 @@ static ps_code pool_store(ps_repo *r, const char *src, const char *href, ps_erro
     return rc;
 }
 
-static ps_code meta_store(ps_repo *r, ps_pkginfo *p, const char *href, ps_error *err)
+ps_code ps_repo_meta_write(ps_repo *r, const char *sha256, const void *rec, size_t len,
+                           ps_error *err)
 {
-    char *path = ps_repo_meta_path(r, ps_pkginfo_hashes(p)->sha256);
-    ps_buf rec = {0};
-    ps_code rc = path ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
-        rc = ps_pkginfo_record(p, href, &rec, err);
+    char *path = ps_repo_meta_path(r, sha256);
+    char *dir = path ? strdup(path) : NULL;
+    ps_code rc = dir ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK) {
-        char *dir = strdup(path);
-        if (dir == NULL)
-            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
-        else {
-            *strrchr(dir, '/') = '\0';
-            rc = ps_mkdir_p(dir, 0755, err);
-            free(dir);
-        }
+        *strrchr(dir, '/') = '\0';
+        rc = ps_mkdir_p(dir, 0755, err);
     }
     if (rc == PS_OK)
-        rc = ps_file_write_unsynced(path, rec.data, rec.len, err);
+        rc = ps_file_write_unsynced(path, rec, len, err);
+    free(path), free(dir);
+    return rc;
+}
+
+static ps_code meta_store(ps_repo *r, ps_pkginfo *p, const char *href, ps_error *err)
+{
+    ps_buf rec = {0};
+    ps_code rc = ps_pkginfo_record(p, href, &rec, err);
+    if (rc == PS_OK)
+        rc = ps_repo_meta_write(r, ps_pkginfo_hashes(p)->sha256, rec.data, rec.len, err);
     ps_buf_free(&rec);
-    free(path);
     return rc;
 }
 
@@ -540,7 +534,7 @@ typedef struct add_ctx {
     ps_entries fresh;  /* entries of this add, committed at the end */
 } add_ctx;
 
-static char *ident_of(const char *kind, const char *name, const char *version, const char *arch)
+char *ps_repo_ident(const char *kind, const char *name, const char *version, const char *arch)
 {
     return ps_strdupf("%s %s %s %s", kind, name, version, arch);
 }
@@ -571,7 +565,7 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
     ps_code rc = resolve_target(c->r, p, t, &target, err);
     char *href = ps_strdupf("pool/%.2s/%s/%s", h->sha256, h->sha256, ps_pkginfo_filename(p));
     if (rc == PS_OK && (href == NULL ||
-                        (id = ident_of(kind, ps_pkginfo_name(p), ps_pkginfo_version(p),
+                        (id = ps_repo_ident(kind, ps_pkginfo_name(p), ps_pkginfo_version(p),
                                        ps_pkginfo_arch(p))) == NULL))
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     const ps_entry *old = rc == PS_OK ? g_hash_table_lookup(c->ident, id) : NULL;
@@ -615,7 +609,7 @@ ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
      * it lives, so fresh is allocated for NFILES up front. */
     for (size_t i = 0; i < r->db.n; i++) {
         ps_entry *e = &r->db.v[i];
-        char *id = ident_of(e->kind, e->name, e->version, e->arch);
+        char *id = ps_repo_ident(e->kind, e->name, e->version, e->arch);
         if (id && !g_hash_table_contains(c.ident, id))
             g_hash_table_insert(c.ident, id, e);
         else

@@ -55,7 +55,7 @@ static ps_code putf(client *c, const char *rel, const char *fmt, ...)
 static ps_code debian_files(client *c)
 {
     char date[64];
-    ps_repo_format_date((long)time(NULL), date, sizeof date);
+    ps_format_date((long)time(NULL), date, sizeof date);
     /* Debian wants a numeric zone in changelog dates. */
     char *utc = strstr(date, " UTC");
     if (utc)

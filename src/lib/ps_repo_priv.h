@@ -40,12 +40,17 @@ void ps_entries_sort(ps_entries *e);
 char *ps_repo_path(const ps_repo *r, const char *rel);
 /* ROOT/meta/HH/SHA256: the index record of a pooled file. */
 char *ps_repo_meta_path(const ps_repo *r, const char *sha256);
+/* Writes the index record of the pooled file SHA256 to meta/ (unsynced:
+ * the caller syncs once before its commit point). */
+ps_code ps_repo_meta_write(ps_repo *r, const char *sha256, const void *rec, size_t len,
+                           ps_error *err);
+/* "KIND NAME VERSION ARCH": what may exist only once, with one set of
+ * bytes (malloc'd). */
+char *ps_repo_ident(const char *kind, const char *name, const char *version, const char *arch);
 /* ROOT/generations/N (malloc'd). */
 char *ps_repo_gen_path(const ps_repo *r, long gen);
 /* Complete generation numbers, ascending (*OUT malloc'd). */
 ps_code ps_repo_list_gens(const ps_repo *r, long **out, size_t *n, ps_error *err);
 
-/* RFC 2822 date in UTC, as apt writes it. */
-void ps_repo_format_date(long t, char *out, size_t n);
 
 #endif

@@ -22,11 +22,6 @@ const char *ps_repo_pooled(const ps_repo *r, const char *sha256)
     return NULL;
 }
 
-static char *ident_key(const char *kind, const char *name, const char *version, const char *arch)
-{
-    return ps_strdupf("%s %s %s %s", kind, name, version, arch);
-}
-
 /* Same identity, other bytes: the one case that is never resolved
  * silently (the same name and version must mean the same file). */
 static ps_code check_conflicts(const ps_repo *r, const char *source, const ps_repo_item *items,
@@ -38,13 +33,13 @@ static ps_code check_conflicts(const ps_repo *r, const char *source, const ps_re
         const ps_entry *e = &r->db.v[i];
         if (strcmp(e->source, source) == 0)
             continue;
-        char *k = ident_key(e->kind, e->name, e->version, e->arch);
+        char *k = ps_repo_ident(e->kind, e->name, e->version, e->arch);
         if (k)
             g_hash_table_replace(seen, k, (gpointer)e->href);
     }
     for (size_t i = 0; rc == PS_OK && i < n; i++) {
         const ps_repo_item *it = &items[i];
-        char *k = ident_key(it->kind, it->name, it->version, it->arch);
+        char *k = ps_repo_ident(it->kind, it->name, it->version, it->arch);
         const char *other = k ? g_hash_table_lookup(seen, k) : NULL;
         if (k == NULL)
             rc = ps_error_set(err, PS_ENOMEM, "out of memory");
@@ -64,23 +59,18 @@ static ps_code check_conflicts(const ps_repo *r, const char *source, const ps_re
 /* The file into pool/..., the record into meta/...; synced later, once. */
 static ps_code store(ps_repo *r, const ps_repo_item *it, ps_error *err)
 {
-    char *dst = ps_repo_path(r, it->href), *meta = ps_repo_meta_path(r, it->sha256);
-    char *dir = dst ? strdup(dst) : NULL, *mdir = meta ? strdup(meta) : NULL;
-    ps_code rc = dir && mdir ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
-        *strrchr(dir, '/') = '\0', *strrchr(mdir, '/') = '\0';
+    char *dst = ps_repo_path(r, it->href), *dir = dst ? strdup(dst) : NULL;
+    ps_code rc = dir ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK && it->file) {
+        *strrchr(dir, '/') = '\0';
         rc = ps_mkdir_p(dir, 0755, err);
         if (rc == PS_OK && rename(it->file, dst) != 0)
             rc = errno == EXDEV ? ps_copy_file(it->file, dst, err)
                                 : ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
     }
-    if (rc == PS_OK && it->record) {
-        rc = ps_mkdir_p(mdir, 0755, err);
-        if (rc == PS_OK)
-            rc = ps_file_write_unsynced(meta, it->record, it->record_len, err);
-    }
-    free(dst), free(meta), free(dir), free(mdir);
+    if (rc == PS_OK && it->record)
+        rc = ps_repo_meta_write(r, it->sha256, it->record, it->record_len, err);
+    free(dst), free(dir);
     return rc;
 }
 

@@ -590,3 +590,35 @@ ps_code ps_syncfs(const char *path, ps_error *err)
     close(fd);
     return PS_OK;
 }
+
+void ps_format_date(long t, char *out, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, n, "%a, %d %b %Y %H:%M:%S UTC", &tm);
+}
+
+int ps_parse_size(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long n = strtoull(s, &end, 10);
+    uint64_t mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024, end++; break;
+    case 'm': case 'M': mul = 1024 * 1024, end++; break;
+    case 'g': case 'G': mul = 1024ULL * 1024 * 1024, end++; break;
+    default: break;
+    }
+    if (end == s || *s < '0' || *s > '9' || (*end && strcasecmp(end, "B") != 0))
+        return -1;
+    *out = n * mul;
+    return 0;
+}
+
+double ps_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -112,6 +112,17 @@ ps_code ps_symlink_replace(const char *target, const char *linkpath, ps_error *e
  * and the holder's PID. */
 ps_code ps_lock(const char *path, int wait_seconds, int *fd_out, ps_error *err);
 
+/* Seconds on the monotonic clock: for durations, deadlines, rates. */
+double ps_now(void);
+
+/* T (Unix time) as an RFC 2822 date in UTC, as apt writes Date fields:
+ * "Wed, 25 Nov 2026 00:13:13 UTC". */
+void ps_format_date(long t, char *out, size_t n);
+
+/* A size such as "512K", "10M", "2G" or "4096" (powers of 1024; a
+ * trailing "B" is allowed).  Returns 0, or -1 when S is no size. */
+int ps_parse_size(const char *s, uint64_t *out);
+
 /* Non-zero when S ends with SUFFIX. */
 int ps_str_ends_with(const char *s, const char *suffix);
 

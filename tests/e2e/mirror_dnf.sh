@@ -15,31 +15,13 @@ if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 UP_PIDFILE=
 trap 'nginx_stop; NGINX_PIDFILE=$UP_PIDFILE nginx_stop; t_cleanup' EXIT
 
-P=$PKGSMITH
-UH=$T/up-gnupg
-UK=$(make_key "$UH" 'Upstream <up@example.test>')
-H=$T/gnupg
-FPR=$(make_key "$H" 'Repo Test <repo@example.test>')
-export GNUPGHOME="$H"
-gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc"
-REPO=$T/repo
-C=$T/root
+chain_keys
 
 new_root dnf "$C"
 up_rpms "$T/up" 2
 up_add_alloy_rpm "$T/up" "$UH" "$UK" 1.1.0 1.2.0 1.3.0 1.4.0 1.5.0 1.6.0
 up_rpm_publish "$T/up" "$UH" "$UK"
-NGINX_PLAIN=1
-check "nginx serves the upstream" nginx_start "$T/up" "$T/nginx-up"
-UP_PIDFILE=$NGINX_PIDFILE UP_URL=http://127.0.0.1:$NGINX_PORT
-NGINX_PLAIN=
-check "nginx serves our repository" nginx_start "$REPO/public" "$T/nginx"
-URL=http://127.0.0.1:$NGINX_PORT
-
-"$P" repo init --root "$REPO" --key "$FPR" --org acme --url "$URL" >/dev/null
-mkdir -p "$T/mirrors.d"
-mirror_conf "$T/mirrors.d/grafana-rpm.mirror" grafana-rpm rpm "$UP_URL" "$T/upstream.asc" "$UK"
-check "mirror sync" "$P" mirror sync --root "$REPO" --config "$T/mirrors.d"
+chain_sync rpm
 for src in "$top" "$top/tests/fixtures/host-provides"; do
     "$P" build --key "$FPR" --format rpm --out "$T/pkgs" "$src" >/dev/null
 done

@@ -5,26 +5,13 @@ amd64 and arm64, named and laid out as Grafana's (fpm names, aptly's
 pool/main/<initial>/<name>/).  SCALE multiplies the product list (bench).
 tempo depends on tempo-common (>= 1.3), for Follow-Dependencies.
 Written directly (ar + tar.gz members): dpkg-deb would take minutes."""
-import io, os, sys, tarfile
+import os, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from debfile import ar, tar_gz  # noqa: E402
 
 PRODUCTS = ["grafana", "grafana-enterprise", "loki", "promtail", "logcli", "mimir",
             "tempo", "tempo-common", "k6", "beyla", "pyroscope", "grafana-agent"]
-
-def tar_gz(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as t:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 1700000000, 0o644
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-def ar(members):
-    out = [b"!<arch>\n"]
-    for name, data in members:
-        out.append(b"%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (name.encode(), 1700000000, 0, 0, b"100644", len(data)))
-        out.append(data + (b"\n" if len(data) % 2 else b""))
-    return b"".join(out)
 
 def deb(outdir, name, version, arch, depends=None):
     control = ("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Stand-in <up@example.test>\n"

@@ -113,3 +113,36 @@ mirror_conf() {
         echo "Keep-Versions: 5"
     } >"$_f"
 }
+
+# The whole-chain tests (mirror_apt.sh, mirror_dnf.sh), after common.sh,
+# chroot.sh and nginx.sh.
+# chain_keys : the upstream key (UH, UK, $T/upstream.asc) and ours (FPR,
+# in GNUPGHOME); sets P, REPO and C.
+# shellcheck disable=SC2034 # the variables are the sourcing test's
+chain_keys() {
+    P=$PKGSMITH
+    UH=$T/up-gnupg
+    UK=$(make_key "$UH" 'Upstream <up@example.test>')
+    FPR=$(make_key "$T/gnupg" 'Repo Test <repo@example.test>')
+    export GNUPGHOME="$T/gnupg"
+    gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc"
+    REPO=$T/repo
+    C=$T/root
+}
+
+# chain_sync TYPE : nginx for the upstream in $T/up (like a CDN) and for our
+# repository, which is made (org acme), then `mirror sync` of alloy from
+# it; sets UP_PIDFILE (the trap stops it), UP_URL and URL.
+# shellcheck disable=SC2034 # UP_PIDFILE is the test's; NGINX_PLAIN nginx.sh's
+chain_sync() {
+    NGINX_PLAIN=1
+    check "nginx serves the upstream" nginx_start "$T/up" "$T/nginx-up"
+    UP_PIDFILE=$NGINX_PIDFILE UP_URL=http://127.0.0.1:$NGINX_PORT
+    NGINX_PLAIN=
+    check "nginx serves our repository" nginx_start "$REPO/public" "$T/nginx"
+    URL=http://127.0.0.1:$NGINX_PORT
+    "$P" repo init --root "$REPO" --key "$FPR" --org acme --url "$URL" >/dev/null
+    mkdir -p "$T/mirrors.d"
+    mirror_conf "$T/mirrors.d/grafana-$1.mirror" "grafana-$1" "$1" "$UP_URL" "$T/upstream.asc" "$UK"
+    check "mirror sync" "$P" mirror sync --root "$REPO" --config "$T/mirrors.d"
+}

@@ -21,7 +21,7 @@ static void test_files_verified(void **state)
     char *url = ps_strdupf("file://%s/src/pkg.deb", d), *dst = ps_strdupf("%s/pkg.deb", d);
     ps_fetch *f = ps_fetch_new(NULL, &err);
     assert_non_null(f);
-    ps_fetch_file ff = {url, dst, strlen(body), sha};
+    ps_fetch_file ff = {url, dst, strlen(body), sha, NULL};
     assert_int_equal(ps_fetch_files(f, &ff, 1, NULL, NULL, &err), PS_OK);
     ps_buf got = {0};
     assert_int_equal(ps_file_read(dst, &got, &err), PS_OK);
@@ -61,7 +61,7 @@ static void test_resume(void **state)
     ps_digest_hex(PS_DIGEST_SHA256, body, strlen(body), sha, &err);
     char *url = ps_strdupf("file://%s/src/f", d), *dst = ps_strdupf("%s/f", d);
     ps_fetch *f = ps_fetch_new(NULL, &err);
-    ps_fetch_file ff = {url, dst, strlen(body), sha};
+    ps_fetch_file ff = {url, dst, strlen(body), sha, NULL};
     assert_int_equal(ps_fetch_files(f, &ff, 1, NULL, NULL, &err), PS_OK);
     assert_true(ps_fetch_stats_get(f).bytes < strlen(body)); /* only the rest came */
     ps_hashes h;
@@ -130,7 +130,7 @@ static void test_rate_limit(void **state)
     char *dst = ps_strdupf("%s/big.copy", d);
     ps_fetch_opts o = {1, 0, 0, 0, 0, 0, 256 * 1024};
     ps_fetch *f = ps_fetch_new(&o, &err);
-    ps_fetch_file ff = {url, dst, n, sha};
+    ps_fetch_file ff = {url, dst, n, sha, NULL};
     time_t t0 = time(NULL);
     ps_code rc = ps_fetch_files(f, &ff, 1, NULL, NULL, &err);
     time_t took = time(NULL) - t0;
