@@ -9,7 +9,8 @@
 #define PS_VERSION "0.1.0"
 #endif
 
-static const ps_command *const COMMANDS[] = {&ps_cmd_build, &ps_cmd_repo, &ps_cmd_mirror, NULL};
+static const ps_command *const COMMANDS[] = {&ps_cmd_build, &ps_cmd_sign, &ps_cmd_repo,
+                                                  &ps_cmd_mirror, NULL};
 
 static void usage(FILE *f)
 {

@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "ps_apt.h"
 #include "ps_archive.h"
 
@@ -762,5 +765,87 @@ ps_code ps_deb_build(const ps_source *src, ps_signer *signer, const char *outdir
     }
     ps_deb822_free(d);
     free(path);
+    return rc;
+}
+
+/* ---- signing an existing package ---- */
+
+/* The members of a .deb in DATA, in their order: debian-binary,
+ * control.tar*, data.tar*, then any old _gpg* signatures (dropped).
+ * Anything else is refused: re-writing would lose it. */
+typedef struct deb_parts {
+    ps_buf data[3];
+    char names[3][17];
+    int64_t mtime;
+} deb_parts;
+
+static ps_code read_member(struct archive *a, ps_buf *out, const char *path, ps_error *err)
+{
+    char buf[65536];
+    la_ssize_t got;
+    while ((got = archive_read_data(a, buf, sizeof buf)) > 0)
+        if (ps_buf_append(out, buf, (size_t)got, err) != PS_OK)
+            return PS_ENOMEM;
+    return got < 0 ? ps_error_set(err, PS_EINPUT, "%s: damaged .deb: %s", path,
+                                  archive_error_string(a))
+                   : PS_OK;
+}
+
+static ps_code deb_split(const char *path, const ps_buf *deb, deb_parts *p, ps_error *err)
+{
+    static const char *const want[3] = {"debian-binary", "control.tar", "data.tar"};
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    ps_code rc = PS_OK;
+    int n = 0, r;
+    archive_read_support_format_ar(a);
+    if (archive_read_open_memory(a, deb->data, deb->len) != ARCHIVE_OK)
+        rc = ps_error_set(err, PS_EINPUT, "%s: not a .deb (ar) archive", path);
+    while (rc == PS_OK && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(e);
+        name = name ? name : "";
+        if (n < 3 && strncmp(name, want[n], strlen(want[n])) == 0) {
+            snprintf(p->names[n], sizeof p->names[n], "%s", name);
+            if (n == 0)
+                p->mtime = archive_entry_mtime(e);
+            rc = read_member(a, &p->data[n++], path, err);
+        } else if (n < 3 || strncmp(name, "_gpg", 4) != 0) {
+            rc = ps_error_set(err, PS_EINPUT, "%s: unexpected member %s in a .deb", path, name);
+        }
+    }
+    if (rc == PS_OK && r != ARCHIVE_EOF)
+        rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: %s", path, archive_error_string(a));
+    if (rc == PS_OK && n < 3)
+        rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: no %s member", path, want[n]);
+    archive_read_free(a);
+    return rc;
+}
+
+ps_code ps_deb_sign_file(const char *path, ps_signer *signer, const char *dest, ps_error *err)
+{
+    ps_buf deb = {0}, sig = {0}, out = {0};
+    deb_parts p = {0};
+    ps_code rc = ps_file_read(path, &deb, err);
+    if (rc == PS_OK)
+        rc = deb_split(path, &deb, &p, err);
+    ps_span members[4] = {{p.data[0].data, p.data[0].len},
+                          {p.data[1].data, p.data[1].len},
+                          {p.data[2].data, p.data[2].len},
+                          {NULL, 0}};
+    const char *names[4] = {p.names[0], p.names[1], p.names[2], "_gpgorigin"};
+    /* The same origin signature, over the same three members, as a
+     * signed build writes: signing later gives the same package. */
+    if (rc == PS_OK && signer)
+        rc = ps_signer_sign(signer, members, 3, PS_SIGN_DETACHED, &sig, err);
+    members[3] = (ps_span){sig.data, sig.len};
+    if (rc == PS_OK)
+        rc = write_ar(members, names, signer ? 4 : 3, p.mtime, &out, err);
+    if (rc == PS_OK)
+        rc = ps_file_write_atomic(dest ? dest : path, out.data, out.len, 0644, err);
+    for (int i = 0; i < 3; i++)
+        ps_buf_free(&p.data[i]);
+    ps_buf_free(&deb);
+    ps_buf_free(&sig);
+    ps_buf_free(&out);
     return rc;
 }

@@ -26,4 +26,12 @@
 ps_code ps_deb_build(const ps_source *src, ps_signer *signer,
                      const char *outdir, ps_strv *outputs, ps_error *err);
 
+/* Re-writes the .deb PATH with SIGNER's origin signature (_gpgorigin) as
+ * its only signature, or with none when SIGNER is NULL, into DEST (NULL:
+ * PATH itself), atomically.  The other members are kept byte for byte, so
+ * a signed build, stripped, equals the unsigned build.  Members other than
+ * debian-binary, control.tar*, data.tar* and _gpg* are refused. */
+ps_code ps_deb_sign_file(const char *path, ps_signer *signer, const char *dest,
+                         ps_error *err);
+
 #endif

@@ -742,3 +742,69 @@ ps_code ps_rpm_build(const ps_source *src, ps_signer *signer, const char *outdir
     free(dir);
     return rc;
 }
+
+/* ---- signing an existing package ---- */
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The size of the header structure at OFF (magic, counts, index, data),
+ * or 0 when it is not one or does not fit in LEN. */
+static size_t header_size_at(const ps_buf *b, size_t off)
+{
+    if (off + 16 > b->len || memcmp(b->data + off, HEADER_MAGIC, 3) != 0)
+        return 0;
+    uint64_t il = be32(b->data + off + 8), dl = be32(b->data + off + 12);
+    uint64_t size = 16 + il * 16 + dl;
+    return il > 0x10000 || dl > 0x10000000 || off + size > b->len ? 0 : (size_t)size;
+}
+
+/* The uncompressed payload size the old signature header records. */
+static ps_code old_payload_size(const char *path, const ps_buf *b, size_t size, uint32_t *out,
+                                ps_error *err)
+{
+    Header sig = headerImport(b->data + 96 + 8, (unsigned)(size - 8), HEADERIMPORT_COPY);
+    uint64_t v = sig ? headerGetNumber(sig, RPMSIGTAG_PAYLOADSIZE) : 0;
+    headerFree(sig);
+    if (v == 0 || v > UINT32_MAX)
+        return ps_error_set(err, PS_EINPUT, "%s: the signature header has no payload size",
+                            path);
+    *out = (uint32_t)v;
+    return PS_OK;
+}
+
+ps_code ps_rpm_sign_file(const char *path, ps_signer *signer, const char *dest, ps_error *err)
+{
+    static const unsigned char LEAD_MAGIC[4] = {0xed, 0xab, 0xee, 0xdb};
+    ps_buf b = {0}, out = {0};
+    size_t sig_size = 0, hdr_off = 0, hdr_size = 0;
+    uint32_t cpio_size = 0;
+    ps_code rc = ps_file_read(path, &b, err);
+    if (rc == PS_OK && (b.len < 96 || memcmp(b.data, LEAD_MAGIC, 4) != 0))
+        rc = ps_error_set(err, PS_EINPUT, "%s: not an rpm package", path);
+    if (rc == PS_OK && (sig_size = header_size_at(&b, 96)) != 0) {
+        hdr_off = 96 + sig_size + (8 - sig_size % 8) % 8;
+        hdr_size = header_size_at(&b, hdr_off);
+    }
+    if (rc == PS_OK && hdr_size == 0)
+        rc = ps_error_set(err, PS_EINPUT, "%s: damaged rpm: bad header structure", path);
+    if (rc == PS_OK)
+        rc = old_payload_size(path, &b, sig_size, &cpio_size, err);
+    /* The lead, header and payload are kept byte for byte; the signature
+     * header is made anew, exactly as a build makes it. */
+    ps_buf hdr = {b.data + hdr_off, hdr_size, 0};
+    ps_buf payload = {b.data + hdr_off + hdr_size, b.len - hdr_off - hdr_size, 0};
+    if (rc == PS_OK)
+        rc = ps_buf_append(&out, b.data, 96, err);
+    if (rc == PS_OK)
+        rc = signature_header(&hdr, &payload, cpio_size, signer, &out, err);
+    if (rc == PS_OK)
+        rc = ps_buf_append(&out, b.data + hdr_off, b.len - hdr_off, err);
+    if (rc == PS_OK)
+        rc = ps_file_write_atomic(dest ? dest : path, out.data, out.len, 0644, err);
+    ps_buf_free(&b);
+    ps_buf_free(&out);
+    return rc;
+}

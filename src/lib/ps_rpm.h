@@ -25,4 +25,12 @@
 ps_code ps_rpm_build(const ps_source *src, ps_signer *signer,
                      const char *outdir, ps_strv *outputs, ps_error *err);
 
+/* Re-writes the rpm PATH with a new signature header: the digests, and
+ * SIGNER's header and header+payload signatures (none when SIGNER is NULL),
+ * into DEST (NULL: PATH itself), atomically.  The lead, header and payload
+ * are kept byte for byte, so a signed build, stripped, equals the unsigned
+ * build.  The caller checks the package first (ps_pkginfo_read). */
+ps_code ps_rpm_sign_file(const char *path, ps_signer *signer, const char *dest,
+                         ps_error *err);
+
 #endif

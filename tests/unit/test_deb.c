@@ -144,6 +144,41 @@ static void test_bad_inputs_name_file_and_line(void **state)
     free(d);
 }
 
+/* Stripping an unsigned .deb gives it back byte for byte; a foreign
+ * member or a non-archive is refused by name. */
+static void test_sign_file_strip_and_refusals(void **state)
+{
+    (void)state;
+    char *d = tu_source_tree();
+    ps_buf a = build_one(d, d), b = {0};
+    char *path = ps_strdupf("%s/demo_1.2.3-4_all.deb", d);
+    char *copy = ps_strdupf("%s/copy.deb", d);
+    ps_error err = {0};
+    assert_int_equal(ps_deb_sign_file(path, NULL, copy, &err), PS_OK);
+    assert_int_equal(ps_file_read(copy, &b, NULL), PS_OK);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    /* An extra member after data.tar would be lost: refused. */
+    static const char extra[] = "zzextra/        0           0     0     100644  1         `\nx\n";
+    ps_buf c = {0};
+    ps_buf_append(&c, a.data, a.len, NULL);
+    ps_buf_append(&c, extra, sizeof extra - 1, NULL);
+    ps_file_write_atomic(copy, c.data, c.len, 0644, NULL);
+    assert_int_equal(ps_deb_sign_file(copy, NULL, NULL, &err), PS_EINPUT);
+    assert_non_null(strstr(err.msg, "unexpected member zzextra"));
+    ps_error_clear(&err);
+    ps_file_write_atomic(copy, "hello", 5, 0644, NULL);
+    assert_int_equal(ps_deb_sign_file(copy, NULL, NULL, &err), PS_EINPUT);
+    assert_non_null(strstr(err.msg, copy));
+    ps_buf_free(&a);
+    ps_buf_free(&b);
+    ps_buf_free(&c);
+    free(path);
+    free(copy);
+    ps_rm_rf(d, NULL);
+    free(d);
+}
+
 int main(void)
 {
     unsetenv("SOURCE_DATE_EPOCH");
@@ -151,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_members_control_and_data),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_bad_inputs_name_file_and_line),
+        cmocka_unit_test(test_sign_file_strip_and_refusals),
     };
     return cmocka_run_group_tests_name("deb", tests, NULL, NULL);
 }

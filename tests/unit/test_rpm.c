@@ -102,12 +102,44 @@ static void test_errors_name_spec_and_line(void **state)
            "File not found: /usr/bin/missing");
 }
 
+/* Stripping an unsigned rpm gives it back byte for byte; a truncated
+ * one is refused by name. */
+static void test_sign_file_strip_and_truncated(void **state)
+{
+    (void)state;
+    char *d = tu_source_tree();
+    tu_write(d, "specs/demo.spec", SPEC, 0644);
+    ps_error err = {0};
+    Header h = NULL;
+    if (build(d, &h, &err) != PS_OK)
+        fail_msg("%s", err.msg);
+    headerFree(h);
+    char *path = ps_strdupf("%s/out/demo-1.2.3-4.noarch.rpm", d);
+    char *copy = ps_strdupf("%s/copy.rpm", d);
+    ps_buf a = {0}, b = {0};
+    assert_int_equal(ps_file_read(path, &a, NULL), PS_OK);
+    assert_int_equal(ps_rpm_sign_file(path, NULL, copy, &err), PS_OK);
+    assert_int_equal(ps_file_read(copy, &b, NULL), PS_OK);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    ps_file_write_atomic(copy, a.data, 400, 0644, NULL);
+    assert_int_equal(ps_rpm_sign_file(copy, NULL, NULL, &err), PS_EINPUT);
+    assert_non_null(strstr(err.msg, "copy.rpm: damaged rpm"));
+    ps_buf_free(&a);
+    ps_buf_free(&b);
+    free(path);
+    free(copy);
+    ps_rm_rf(d, NULL);
+    free(d);
+}
+
 int main(void)
 {
     unsetenv("SOURCE_DATE_EPOCH");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_from_spec_and_settings),
         cmocka_unit_test(test_errors_name_spec_and_line),
+        cmocka_unit_test(test_sign_file_strip_and_truncated),
     };
     return cmocka_run_group_tests_name("rpm", tests, NULL, NULL);
 }
