@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 OUT      ?= out
 PKGSMITH_SIGNING_KEY ?=
 
-.PHONY: all deps test-deps tool packages check unit e2e bench clean lint
+.PHONY: all deps test-deps tool packages check unit e2e bench clean lint release
 all: deps tool packages
 
 deps:
@@ -85,13 +85,17 @@ check: test-deps $(TOOL) $(UNIT_BIN)
 
 unit: $(UNIT_BIN)
 
+# The release pipeline (ci/release --help): RELEASE_ARGS="--env all" etc.
+release:
+	@ci/release $(RELEASE_ARGS)
+
 bench: deps test-deps bin/pkgsmith
 	@bench/build
 	@bench/repo
 	@bench/mirror
 
 lint:
-	shellcheck -s sh -x scripts/* tests/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror \
+	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror \
 	  package/alloy-journal-loki-configure debian/postinst debian/prerm debian/postrm \
 	  debian/config tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
 	  tests/fixtures/alloy/debian/postinst tests/fixtures/alloy/debian/prerm

@@ -24,7 +24,7 @@ static const char USAGE[] =
     "    pkgsmith repo generations\n"
     "    pkgsmith repo rollback [GEN]\n"
     "    pkgsmith repo verify [GEN]\n"
-    "    pkgsmith repo client-package [--out DIR] [--version V]\n"
+    "    pkgsmith repo client-package [--out DIR] [--version V] [--no-sign]\n"
     "    (every subcommand also takes --root DIR, --json and --help; add,\n"
     "    remove, publish, rollback and client-package take --wait SECONDS)\n"
     "\n"
@@ -69,6 +69,8 @@ static const char USAGE[] =
     "    --url URL          init: base URL clients use\n"
     "    --org NAME         init: name of the client package (NAME-repo)\n"
     "    --out DIR          client-package: output directory (default: out)\n"
+    "    --no-sign          client-package: unsigned (to compare two builds, then\n"
+    "                       'pkgsmith sign'); SOURCE_DATE_EPOCH fixes its date\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success; 1 failure (verify: a mismatch, named on stderr); 2 bad\n"
@@ -83,7 +85,7 @@ typedef struct opts {
     const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
     ps_strv suites, components, archs, rpm_repos;
     long valid_days;
-    int keep, wait, json;
+    int keep, wait, json, no_sign;
 } opts;
 
 static int usage_error(const char *msg, const char *arg)
@@ -349,7 +351,8 @@ static int do_client(opts *o, int argc, char **argv)
     ps_strv outputs = {0};
     int status = 0;
     ps_build_opts b = {.srcdir = src, .outdir = o->out ? o->out : "out",
-                       .key = r ? ps_repo_key(r) : NULL, .gnupg_home = r ? ps_repo_gnupg_home(r) : NULL};
+                       .key = r && !o->no_sign ? ps_repo_key(r) : NULL,
+                       .gnupg_home = r ? ps_repo_gnupg_home(r) : NULL, .no_sign = o->no_sign};
     if (r == NULL || src == NULL ||
         ps_repo_client_source(r, src, o->version ? o->version : "1.0", &err) != PS_OK ||
         ps_build_run(&b, &outputs, &err) != PS_OK) {
@@ -416,6 +419,7 @@ static int parse_opt(opts *o, int c, const char *arg)
     case 'o': o->out = arg; return 0;
     case 'v': o->version = arg; return 0;
     case 'j': o->json = 1; return 0;
+    case 'N': o->no_sign = 1; return 0;
     default: return 64;
     }
 }
@@ -432,7 +436,7 @@ static int run(int argc, char **argv)
         {"url", required_argument, NULL, 'u'},        {"org", required_argument, NULL, 'z'},
         {"out", required_argument, NULL, 'o'},        {"version", required_argument, NULL, 'v'},
         {"json", no_argument, NULL, 'j'},             {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"no-sign", no_argument, NULL, 'N'},          {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 64 : 0;
