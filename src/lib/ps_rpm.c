@@ -793,13 +793,15 @@ ps_code ps_rpm_sign_file(const char *path, ps_signer *signer, const char *dest, 
     if (rc == PS_OK)
         rc = old_payload_size(path, &b, sig_size, &cpio_size, err);
     /* The lead, header and payload are kept byte for byte; the signature
-     * header is made anew, exactly as a build makes it. */
-    ps_buf hdr = {b.data + hdr_off, hdr_size, 0};
-    ps_buf payload = {b.data + hdr_off + hdr_size, b.len - hdr_off - hdr_size, 0};
-    if (rc == PS_OK)
+     * header is made anew, exactly as a build makes it.  (Spans are only
+     * made once the file is known to hold them.) */
+    if (rc == PS_OK) {
+        ps_buf hdr = {b.data + hdr_off, hdr_size, 0};
+        ps_buf payload = {b.data + hdr_off + hdr_size, b.len - hdr_off - hdr_size, 0};
         rc = ps_buf_append(&out, b.data, 96, err);
-    if (rc == PS_OK)
-        rc = signature_header(&hdr, &payload, cpio_size, signer, &out, err);
+        if (rc == PS_OK)
+            rc = signature_header(&hdr, &payload, cpio_size, signer, &out, err);
+    }
     if (rc == PS_OK)
         rc = ps_buf_append(&out, b.data + hdr_off, b.len - hdr_off, err);
     if (rc == PS_OK)

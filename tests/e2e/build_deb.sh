@@ -34,20 +34,7 @@ check "lintian: no errors" sh -c "! grep '^E:' '$T/lintian'"
 grep '^[EW]:' "$T/lintian" | sed 's/^/#   /'
 
 # debsig-verify under a test policy for our key.
-pol=$T/debsig/policies/$FPR
-kr=$T/debsig/keyrings/$FPR
-mkdir -p "$pol" "$kr"
-gpg --batch --export "$FPR" >"$kr/pubring.pgp"
-cat >"$pol/test.pol" <<POL
-<?xml version="1.0"?>
-<!DOCTYPE Policy SYSTEM "https://www.debian.org/debsig/1.0/policy.dtd">
-<Policy xmlns="https://www.debian.org/debsig/1.0/">
-  <Origin Name="pkgsmith-test" id="$FPR" Description="pkgsmith test key"/>
-  <Selection><Required Type="origin" File="pubring.pgp" id="$FPR"/></Selection>
-  <Verification MinOptional="0"><Required Type="origin" File="pubring.pgp" id="$FPR"/></Verification>
-</Policy>
-POL
-dsv() { debsig-verify --policies-dir "$T/debsig/policies" --keyrings-dir "$T/debsig/keyrings" "$1"; }
+"$top/scripts/debsig-policy" "$T/debsig" "$FPR"
 check "debsig-verify: accepts the origin signature" dsv "$deb"
 cp "$deb" "$T/tampered.deb"
 off=$(member_offset "$T/tampered.deb" data.tar.xz)

@@ -35,22 +35,8 @@ check "rpm -K accepts the signed rpm" sh -c "rpm --dbpath '$T/rpmdb1' -K '$T/z/$
 check_eq "rpm -Kv names our key" "$(echo "$FPR" | tail -c 9 | tr 'A-F' 'a-f')" \
     "$(rpm --dbpath "$T/rpmdb1" -Kv "$T/z/$rpmf" | sed -n 's/.*V4 RSA\/SHA256 Signature, key ID \([0-9a-f]*\): OK/\1/p' | sort -u)"
 
-# debsig-verify under a policy for each key.
-policy() {
-    mkdir -p "$T/debsig/policies/$1" "$T/debsig/keyrings/$1"
-    gpg --batch --export "$1" >"$T/debsig/keyrings/$1/pubring.pgp"
-    cat >"$T/debsig/policies/$1/test.pol" <<POL
-<?xml version="1.0"?>
-<!DOCTYPE Policy SYSTEM "https://www.debian.org/debsig/1.0/policy.dtd">
-<Policy xmlns="https://www.debian.org/debsig/1.0/">
-  <Origin Name="test" id="$1" Description="test key"/>
-  <Selection><Required Type="origin" File="pubring.pgp" id="$1"/></Selection>
-  <Verification MinOptional="0"><Required Type="origin" File="pubring.pgp" id="$1"/></Verification>
-</Policy>
-POL
-}
-policy "$FPR"
-dsv() { debsig-verify --policies-dir "$T/debsig/policies" --keyrings-dir "$T/debsig/keyrings" "$1"; }
+# debsig-verify under a policy for our key.
+"$top/scripts/debsig-policy" "$T/debsig" "$FPR"
 check "debsig-verify accepts the signed .deb" dsv "$T/z/$deb"
 check "signing twice gives a package that strips to the same bytes" sh -c \
     "'$P' sign --strip --out '$T/y' '$T/z/$deb' '$T/z/$rpmf' >/dev/null && cmp '$T/y/$deb' '$T/u/$deb' && cmp '$T/y/$rpmf' '$T/u/$rpmf'"

@@ -77,3 +77,7 @@ copy_source() {
     (cd "$top" && tar -cf - debian specs package pkgsmith.settings 2>/dev/null) |
         (cd "$1" && tar -xf -)
 }
+
+# dsv DEB : debsig-verify under the policies scripts/debsig-policy made in
+# $T/debsig.
+dsv() { debsig-verify --policies-dir "$T/debsig/policies" --keyrings-dir "$T/debsig/keyrings" "$1"; }
