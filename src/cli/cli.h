@@ -17,6 +17,7 @@ extern const ps_command ps_cmd_build;
 extern const ps_command ps_cmd_repo;
 extern const ps_command ps_cmd_mirror;
 extern const ps_command ps_cmd_sign;
+extern const ps_command ps_cmd_bundle;
 
 /* Prints ERR as one line on stderr ("pkgsmith build: error: ...") or, with
  * JSON, as {"ok":false,...} on stdout; returns the exit status. */

@@ -10,7 +10,7 @@
 #endif
 
 static const ps_command *const COMMANDS[] = {&ps_cmd_build, &ps_cmd_sign, &ps_cmd_repo,
-                                                  &ps_cmd_mirror, NULL};
+                                                  &ps_cmd_mirror, &ps_cmd_bundle, NULL};
 
 static void usage(FILE *f)
 {

@@ -179,28 +179,11 @@ static char *target_of(const ps_sync *s, const ps_repo *r)
 
 static ps_code check_target(const ps_sync *s, const ps_repo *r, const char *t, ps_error *err)
 {
-    const ps_strv *l = s->c->type == PS_MIRROR_RPM ? ps_repo_rpm_repos(r) : ps_repo_suites(r);
-    char *suite = strdup(t);
-    if (suite == NULL)
-        return ps_error_set(err, PS_ENOMEM, "out of memory");
-    char *slash = s->c->type == PS_MIRROR_APT ? strchr(suite, '/') : NULL;
-    if (slash)
-        *slash = '\0';
-    int ok = 0;
-    for (size_t i = 0; i < l->n; i++)
-        ok |= strcmp(l->v[i], suite) == 0;
-    const ps_strv *comps = ps_repo_components(r);
-    if (ok && slash) {
-        ok = 0;
-        for (size_t i = 0; i < comps->n; i++)
-            ok |= strcmp(comps->v[i], slash + 1) == 0;
-    }
-    free(suite);
-    if (ok)
+    int rpm = s->c->type == PS_MIRROR_RPM;
+    if (ps_repo_has_target(r, rpm ? "rpm" : "deb", t))
         return PS_OK;
     return ps_error_set(err, PS_EINPUT, "%s: Target '%s' is not %s of %s/repo.conf", s->c->path,
-                        t, s->c->type == PS_MIRROR_RPM ? "an rpm repo" : "a suite/component",
-                        ps_repo_root(r));
+                        t, rpm ? "an rpm repo" : "a suite/component", ps_repo_root(r));
 }
 
 static ps_code check_space(const ps_sync *s, uint64_t need, ps_error *err)

@@ -183,7 +183,7 @@ void ps_entries_sort(ps_entries *e)
 static const char *const CONF_FIELDS[] = {
     "Origin", "Label", "Description", "Suites", "Components", "Architectures", "Rpm-Repos",
     "Signing-Key", "GnuPG-Home", "Valid-Days", "Keep-Generations", "Base-URL", "Org",
-    "Package-Keys", "Require-Signed-Packages", NULL};
+    "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", NULL};
 
 static ps_code conf_check_fields(const ps_repo *r, const char *path, ps_error *err)
 {
@@ -312,7 +312,9 @@ static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *e
                             "Base-URL: %s\nOrg: %s\n"
                             "# Keys that packages may be signed with, and whether they must be:\n"
                             "# Package-Keys: /etc/pkgsmith/keys/grafana.asc\n"
-                            "# Require-Signed-Packages: no\n",
+                            "# Require-Signed-Packages: no\n"
+                            "# Keys whose signed bundles `pkgsmith bundle import` accepts:\n"
+                            "# Transfer-Keys: /etc/pkgsmith/keys/transfer.asc\n",
                             o->key, o->gnupg_home ? "GnuPG-Home: " : "",
                             o->gnupg_home ? o->gnupg_home : "", o->gnupg_home ? "\n" : "",
                             o->valid_days > 0 ? o->valid_days : 7, o->keep > 0 ? o->keep : 5,

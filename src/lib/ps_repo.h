@@ -111,6 +111,11 @@ char *ps_repo_pool_href(const char *sha256, const char *filename);
 /* The href under which the working set already names a file with this
  * SHA-256 (its bytes and index record are in the pool, synced), or NULL. */
 const char *ps_repo_pooled(const ps_repo *r, const char *sha256);
+/* Appends the index record of the pooled file SHA256 (meta/HH/SHA256)
+ * to OUT: what a bundle carries so the other side never re-reads it. */
+ps_code ps_repo_record(const ps_repo *r, const char *sha256, ps_buf *out, ps_error *err);
+/* Non-zero when TARGET ("suite/component" or an rpm repo) is configured. */
+int ps_repo_has_target(const ps_repo *r, const char *kind, const char *target);
 /* Makes ITEMS exactly the packages that SOURCE ("mirror:NAME")
  * contributes: new ones enter the pool and the working set, those no
  * longer listed leave the working set.  Refuses (naming both) a package

@@ -22,6 +22,32 @@ const char *ps_repo_pooled(const ps_repo *r, const char *sha256)
     return NULL;
 }
 
+ps_code ps_repo_record(const ps_repo *r, const char *sha256, ps_buf *out, ps_error *err)
+{
+    char *path = ps_repo_meta_path(r, sha256);
+    ps_code rc = path ? ps_file_read(path, out, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+    free(path);
+    return rc;
+}
+
+static int listed(const ps_strv *l, const char *s, size_t n)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == n && strncmp(l->v[i], s, n) == 0)
+            return 1;
+    return 0;
+}
+
+int ps_repo_has_target(const ps_repo *r, const char *kind, const char *target)
+{
+    if (strcmp(kind, "rpm") == 0)
+        return listed(&r->rpm_repos, target, strlen(target));
+    const char *slash = strchr(target, '/');
+    size_t n = slash ? (size_t)(slash - target) : strlen(target);
+    return listed(&r->suites, target, n) &&
+           (slash == NULL || listed(&r->components, slash + 1, strlen(slash + 1)));
+}
+
 /* Same identity, other bytes: the one case that is never resolved
  * silently (the same name and version must mean the same file). */
 static ps_code check_conflicts(const ps_repo *r, const char *source, const ps_repo_item *items,

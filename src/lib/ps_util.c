@@ -275,6 +275,50 @@ ps_code ps_digest(ps_digest_algo algo, const void *data, size_t len,
     return PS_OK;
 }
 
+struct ps_sha256 {
+    DIGEST_CTX ctx;
+};
+
+ps_sha256 *ps_sha256_new(ps_error *err)
+{
+    ps_sha256 *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (rpmInitCrypto() != 0 || (h->ctx = rpmDigestInit(PGPHASHALGO_SHA256, RPMDIGEST_NONE)) == NULL) {
+        free(h);
+        ps_error_set(err, PS_ELIB, "librpmio: SHA-256 unavailable");
+        return NULL;
+    }
+    return h;
+}
+
+void ps_sha256_update(ps_sha256 *h, const void *data, size_t len)
+{
+    rpmDigestUpdate(h->ctx, data, len);
+}
+
+void ps_sha256_final(ps_sha256 *h, char hex[65])
+{
+    unsigned char *res = NULL;
+    size_t rlen = 0;
+    rpmDigestFinal(h->ctx, (void **)&res, &rlen, 0);
+    if (res && rlen == 32)
+        ps_hex_encode(res, 32, hex);
+    else
+        hex[0] = '\0';
+    free(res);
+    free(h);
+}
+
+void ps_sha256_free(ps_sha256 *h)
+{
+    if (h)
+        rpmDigestFinal(h->ctx, NULL, NULL, 0);
+    free(h);
+}
+
 void ps_hex_encode(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

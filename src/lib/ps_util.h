@@ -77,6 +77,16 @@ typedef struct ps_hashes {
     char sha512[129];
 } ps_hashes;
 
+/* A streaming SHA-256 (libgcrypt through librpmio: SHA-NI where the CPU
+ * has it, several times glib's speed): for hashing while copying. */
+typedef struct ps_sha256 ps_sha256;
+ps_sha256 *ps_sha256_new(ps_error *err);
+void ps_sha256_update(ps_sha256 *h, const void *data, size_t len);
+/* Writes the lower-case hex digest (65 bytes) and frees H. */
+void ps_sha256_final(ps_sha256 *h, char hex[65]);
+/* Frees H without a result (NULL is fine). */
+void ps_sha256_free(ps_sha256 *h);
+
 ps_code ps_hashes_of_mem(const void *data, size_t len, ps_hashes *out, ps_error *err);
 ps_code ps_hashes_of_file(const char *path, ps_hashes *out, ps_error *err);
 

@@ -1,0 +1,311 @@
+/* pkgsmith bundle */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ps_bundle.h"
+#include "ps_repo.h"
+
+static const char USAGE[] =
+    "NAME\n"
+    "    pkgsmith bundle - carry mirrors across an air gap on removable media\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    pkgsmith bundle export [--mirror NAME]... [--since GEN | --full]\n"
+    "                           [--split SIZE] [--key FPR] [--gnupg-home DIR] --out FILE\n"
+    "    pkgsmith bundle import [--transfer-key FILE]... FILE...\n"
+    "    pkgsmith bundle list\n"
+    "    (all also take --root DIR, --wait SECONDS, --json, --help)\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    export (connected side) writes a tar: a manifest signed with the\n"
+    "    transfer key (default: the repository's signing key), the package\n"
+    "    list, records and provenance of each mirror, and the package files\n"
+    "    the offline side does not have yet.  By default that is everything\n"
+    "    since the last export (`bundle list` shows them): the bundle then\n"
+    "    needs that export's generation as its base.  --since GEN uses an\n"
+    "    earlier export as the base; --full needs none.  --split SIZE cuts\n"
+    "    the tar into FILE.001, FILE.002, ... of SIZE bytes each (e.g. 4G for\n"
+    "    FAT32 media).  When nothing changed since the base, nothing is\n"
+    "    written (exit 0).\n"
+    "\n"
+    "    import (offline side) verifies the manifest's signature against the\n"
+    "    pinned transfer keys (--transfer-key, or Transfer-Keys in repo.conf),\n"
+    "    checks that the base generation was imported here, streams every\n"
+    "    member into ROOT/bundles/incoming/ checking its size and SHA-256,\n"
+    "    and only then makes the mirrors' packages part of the working set and\n"
+    "    publishes with this repository's own key, in one atomic switch.  A\n"
+    "    tampered, truncated, reordered or foreign bundle publishes nothing and\n"
+    "    names the member that failed.  Importing a bundle again does nothing;\n"
+    "    an interrupted import is finished by running it again.  FILE.001\n"
+    "    alone finds the other chunks.\n"
+    "\n"
+    "    list shows every export and import of the repository.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --root DIR            the repository (default /var/lib/pkgsmith)\n"
+    "    --mirror NAME         export only this mirror (repeatable)\n"
+    "    --since GEN           export the changes since the export of GEN\n"
+    "    --full                export everything (the base of nothing)\n"
+    "    --split SIZE          chunk size, e.g. 700M, 4G (at least 64K)\n"
+    "    --out FILE            the bundle to write\n"
+    "    --key FPR             transfer key (default: the repository's key)\n"
+    "    --gnupg-home DIR      where the transfer key is\n"
+    "    --transfer-key FILE   a public key whose signature import accepts\n"
+    "    --wait SECONDS        wait for a busy repository lock (default 0)\n"
+    "    --json                print the result as JSON on stdout\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done (or nothing to do); 1 verification or I/O failure (nothing\n"
+    "    published); 2 bad input, missing base, or key problem; 64 usage\n"
+    "    error; 75 the repository is locked.\n"
+    "\n"
+    "EXAMPLE\n"
+    "    pkgsmith bundle export --root /srv/repo --split 4G --out /media/usb/alloy.tar\n"
+    "    pkgsmith bundle import --root /srv/offline /media/usb/alloy.tar.001\n";
+
+typedef struct opts {
+    const char *root, *out, *key, *home;
+    ps_strv mirrors, keys;
+    long since;
+    int full, wait, json;
+    uint64_t split;
+} opts;
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "pkgsmith bundle: %s%s%s\nsee 'pkgsmith help bundle'\n", msg,
+            arg ? ": " : "", arg ? arg : "");
+    return 64;
+}
+
+static void human(uint64_t b, char *out, size_t n)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    size_t i = 0;
+    for (; v >= 1024 && i < 4; i++)
+        v /= 1024;
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+typedef struct bar {
+    const char *what;
+    double t0;
+} bar;
+
+static void draw(void *ud, uint64_t done, uint64_t total)
+{
+    bar *b = ud;
+    char d[32], t[32], r[32];
+    double el = ps_now() - b->t0;
+    human(done, d, sizeof d), human(total, t, sizeof t);
+    human(el > 0 ? (uint64_t)((double)done / el) : 0, r, sizeof r);
+    fprintf(stderr, "\r%s %s/%s  %s/s ", b->what, d, t, r);
+    if (done >= total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void json_result(const char *cmd, const ps_bundle_result *r)
+{
+    printf("{\"ok\":true,\"command\":\"%s\",\"nothing_to_do\":%s,\"origin\":\"%s\","
+           "\"generation\":%ld,\"base\":%ld,\"members\":%zu,\"packages\":%zu,\"files\":%zu,"
+           "\"bytes\":%llu,\"signer\":\"%s\",\"duration\":%.3f",
+           cmd, r->nothing ? "true" : "false", r->origin, r->generation, r->base, r->members,
+           r->packages, r->files, (unsigned long long)r->bytes, r->signer, r->duration);
+    if (strcmp(cmd, "import") == 0)
+        printf(",\"published\":%s,\"repository_generation\":%ld", r->published ? "true" : "false",
+               r->published_gen);
+    else {
+        printf(",\"outputs\":[");
+        for (size_t i = 0; i < r->outputs.n; i++) {
+            printf(i ? "," : "");
+            ps_cli_json_string(stdout, r->outputs.v[i]);
+        }
+        printf("]");
+    }
+    printf("}\n");
+}
+
+static int do_export(opts *o)
+{
+    bar b = {"export", ps_now()};
+    int tty = isatty(STDERR_FILENO) && !o->json;
+    ps_bundle_export_opts eo = {o->root, (const char *const *)o->mirrors.v, o->mirrors.n,
+                                o->full, o->since, o->split, o->out, o->key, o->home, o->wait,
+                                tty ? draw : NULL, &b};
+    ps_bundle_result r;
+    ps_error err = {0};
+    if (ps_bundle_export(&eo, &r, &err) != PS_OK) {
+        ps_bundle_result_free(&r);
+        return ps_cli_fail("bundle", &err, o->json);
+    }
+    char size[32];
+    human(r.bytes, size, sizeof size);
+    if (o->json)
+        json_result("export", &r);
+    else if (r.nothing)
+        printf("nothing to export: generation %ld was exported already (the base of the next "
+               "delta); --full exports everything again\n", r.generation);
+    else if (r.base == 0)
+        printf("exported generation %ld (full): %zu packages, %zu package files, %zu members, "
+               "%s in %.1fs, signed by %s -> %s%s\n",
+               r.generation, r.packages, r.files, r.members, size, r.duration, r.signer,
+               r.outputs.v[0], r.outputs.n > 1 ? " ..." : "");
+    else
+        printf("exported generation %ld (delta on generation %ld): %zu packages, %zu package files, %zu members, "
+               "%s in %.1fs, signed by %s -> %s%s\n",
+               r.generation, r.base, r.packages,
+               r.files, r.members, size, r.duration, r.signer, r.outputs.v[0],
+               r.outputs.n > 1 ? " ..." : "");
+    ps_bundle_result_free(&r);
+    return 0;
+}
+
+static int do_import(opts *o, int argc, char **argv)
+{
+    bar b = {"import", ps_now()};
+    int tty = isatty(STDERR_FILENO) && !o->json;
+    ps_bundle_import_opts io = {o->root, (const char *const *)argv, (size_t)argc,
+                                (const char *const *)o->keys.v, o->keys.n, o->wait,
+                                tty ? draw : NULL, &b};
+    ps_bundle_result r;
+    ps_error err = {0};
+    if (ps_bundle_import(&io, &r, &err) != PS_OK)
+        return ps_cli_fail("bundle", &err, o->json);
+    char size[32], base[48];
+    human(r.bytes, size, sizeof size);
+    snprintf(base, sizeof base, r.base ? "delta on generation %ld" : "full", r.base);
+    if (o->json)
+        json_result("import", &r);
+    else if (r.nothing)
+        printf("generation %ld of origin %s is already imported: nothing to do\n", r.generation,
+               r.origin);
+    else
+        printf("imported generation %ld of origin %s (%s): %zu package files (%s) verified, "
+               "signed by %s; %s generation %ld\n",
+               r.generation, r.origin, base, r.files, size,
+               r.signer, r.published ? "published" : "unchanged", r.published_gen);
+    return 0;
+}
+
+static int do_list(opts *o)
+{
+    ps_bundle_event *ev = NULL;
+    size_t n = 0;
+    ps_error err = {0};
+    if (ps_bundle_list(o->root, &ev, &n, &err) != PS_OK)
+        return ps_cli_fail("bundle", &err, o->json);
+    if (o->json)
+        printf("{\"ok\":true,\"events\":[");
+    else if (n == 0)
+        printf("no bundle exported or imported in %s\n", o->root);
+    else
+        printf("%-7s %-12s %6s %6s %-20s %8s %10s %-8s %s\n", "KIND", "ORIGIN", "GEN", "BASE",
+               "WHEN", "MEMBERS", "SIZE", "STATUS", "FILE");
+    for (size_t i = 0; i < n; i++) {
+        char when[32], size[32];
+        time_t t = (time_t)ev[i].time;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        human(ev[i].bytes, size, sizeof size);
+        if (o->json) {
+            printf("%s{\"kind\":\"%s\",\"origin\":\"%s\",\"generation\":%ld,\"base\":%ld,"
+                   "\"time\":\"%s\",\"members\":%zu,\"bytes\":%llu,\"status\":\"%s\",\"file\":",
+                   i ? "," : "", ev[i].kind, ev[i].origin, ev[i].generation, ev[i].base, when,
+                   ev[i].members, (unsigned long long)ev[i].bytes, ev[i].status);
+            ps_cli_json_string(stdout, ev[i].file);
+            printf("}");
+            continue;
+        }
+        char base[24];
+        snprintf(base, sizeof base, ev[i].base ? "%ld" : "-", ev[i].base);
+        printf("%-7s %-12.12s %6ld %6s %-20s %8zu %10s %-8s %s\n", ev[i].kind, ev[i].origin,
+               ev[i].generation, base, when, ev[i].members, size, ev[i].status, ev[i].file);
+    }
+    if (o->json)
+        printf("]}\n");
+    free(ev);
+    return 0;
+}
+
+static int parse_opt(opts *o, int c, const char *arg)
+{
+    char *end = NULL;
+    switch (c) {
+    case 'r': o->root = arg; return 0;
+    case 'm': return ps_strv_add(&o->mirrors, arg, NULL) == PS_OK ? 0 : 1;
+    case 't': return ps_strv_add(&o->keys, arg, NULL) == PS_OK ? 0 : 1;
+    case 's': o->since = strtol(arg, &end, 10); return *end || o->since < 1 ? 64 : 0;
+    case 'f': o->full = 1; return 0;
+    case 'S': return ps_parse_size(arg, &o->split) == 0 && o->split >= 65536 ? 0 : 64;
+    case 'o': o->out = arg; return 0;
+    case 'k': o->key = arg; return 0;
+    case 'g': o->home = arg; return 0;
+    case 'w': o->wait = (int)strtol(arg, &end, 10); return *end ? 64 : 0;
+    case 'j': o->json = 1; return 0;
+    default: return 64;
+    }
+}
+
+static int dispatch(opts *o, const char *sub, int nargs, char **args)
+{
+    if (strcmp(sub, "export") == 0) {
+        if (nargs)
+            return usage_error("export takes no arguments", args[0]);
+        if (o->out == NULL)
+            return usage_error("export needs --out FILE", NULL);
+        if (o->full && o->since)
+            return usage_error("--full and --since exclude each other", NULL);
+        return do_export(o);
+    }
+    if (strcmp(sub, "import") == 0)
+        return nargs ? do_import(o, nargs, args) : usage_error("import needs a bundle", NULL);
+    if (strcmp(sub, "list") == 0)
+        return nargs ? usage_error("list takes no arguments", args[0]) : do_list(o);
+    return usage_error("unknown subcommand", sub);
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"root", required_argument, NULL, 'r'},  {"mirror", required_argument, NULL, 'm'},
+        {"since", required_argument, NULL, 's'}, {"full", no_argument, NULL, 'f'},
+        {"split", required_argument, NULL, 'S'}, {"out", required_argument, NULL, 'o'},
+        {"key", required_argument, NULL, 'k'},   {"gnupg-home", required_argument, NULL, 'g'},
+        {"transfer-key", required_argument, NULL, 't'},
+        {"wait", required_argument, NULL, 'w'},  {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 64 : 0;
+    }
+    opts o = {.root = getenv("PKGSMITH_REPO_ROOT")};
+    if (o.root == NULL || *o.root == '\0')
+        o.root = PS_REPO_DEFAULT_ROOT;
+    int c, status = 0;
+    optind = 1;
+    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(USAGE, stdout);
+            ps_strv_free(&o.mirrors), ps_strv_free(&o.keys);
+            return 0;
+        }
+        status = parse_opt(&o, c, optarg);
+    }
+    if (status != 0)
+        status = usage_error("bad option or value", NULL);
+    else
+        status = dispatch(&o, argv[1], argc - 1 - optind, argv + 1 + optind);
+    ps_strv_free(&o.mirrors), ps_strv_free(&o.keys);
+    return status;
+}
+
+const ps_command ps_cmd_bundle = {"bundle", "carry mirrors across an air gap (export/import)",
+                                  USAGE, run};
