@@ -16,8 +16,8 @@ airgap_setup() {
     FPR=$(make_key "$T/gnupg" 'Connected <repo@example.test>')
     OFPR=$(make_key "$T/off-gnupg" 'Offline <offline@example.test>')
     export GNUPGHOME="$T/gnupg"
-    gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc"
-    gpg --batch --armor --export "$FPR" >"$T/transfer.asc"
+    gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc" 2>/dev/null
+    gpg --batch --armor --export "$FPR" >"$T/transfer.asc" 2>/dev/null
     up_add_alloy_deb "$T/up" 1.1.0 1.2.0
     up_apt_publish "$T/up" "$UH" "$UK"
     up_add_alloy_rpm "$T/up/rpm" "$UH" "$UK" 1.1.0 1.2.0

@@ -84,6 +84,25 @@ static void test_strv_sorts_bytewise(void **state)
     ps_strv_free(&sv);
 }
 
+static void test_sha256_stream_equals_one_shot(void **state)
+{
+    (void)state;
+    char one[65], streamed[65];
+    const char *text = "the quick brown fox jumps over the lazy dog";
+    assert_int_equal(ps_digest_hex(PS_DIGEST_SHA256, text, strlen(text), one, NULL), PS_OK);
+    ps_sha256 *h = ps_sha256_new(NULL);
+    assert_non_null(h);
+    for (size_t i = 0; i < strlen(text); i += 7)
+        ps_sha256_update(h, text + i, strlen(text) - i < 7 ? strlen(text) - i : 7);
+    ps_sha256_final(h, streamed);
+    assert_string_equal(one, streamed);
+    h = ps_sha256_new(NULL);
+    ps_sha256_final(h, streamed); /* the empty input */
+    assert_string_equal(streamed, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    ps_sha256_free(ps_sha256_new(NULL));
+    ps_sha256_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -93,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_read_missing_names_path),
         cmocka_unit_test(test_digests_match_known_vectors),
         cmocka_unit_test(test_strv_sorts_bytewise),
+        cmocka_unit_test(test_sha256_stream_equals_one_shot),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
