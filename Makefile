@@ -93,9 +93,10 @@ bench: deps test-deps bin/pkgsmith
 	@bench/build
 	@bench/repo
 	@bench/mirror
+	@bench/bundle
 
 lint:
-	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror \
+	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror bench/bundle \
 	  package/alloy-journal-loki-configure debian/postinst debian/prerm debian/postrm \
 	  debian/config tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
 	  tests/fixtures/alloy/debian/postinst tests/fixtures/alloy/debian/prerm
