@@ -2,6 +2,7 @@
 #ifndef PS_CLI_H
 #define PS_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ps_error.h"
@@ -22,6 +23,9 @@ extern const ps_command ps_cmd_bundle;
 /* Prints ERR as one line on stderr ("pkgsmith build: error: ...") or, with
  * JSON, as {"ok":false,...} on stdout; returns the exit status. */
 int ps_cli_fail(const char *cmd, const ps_error *err, int json);
+
+/* B bytes as "512 B", "1.5 MiB", ... into OUT. */
+void ps_cli_human(uint64_t b, char *out, size_t n);
 
 /* Writes S as a JSON string literal. */
 void ps_cli_json_string(FILE *f, const char *s);

@@ -83,16 +83,6 @@ static int usage_error(const char *msg, const char *arg)
     return 64;
 }
 
-static void human(uint64_t b, char *out, size_t n)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)b;
-    size_t i = 0;
-    for (; v >= 1024 && i < 4; i++)
-        v /= 1024;
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
 typedef struct bar {
     const char *what;
     double t0;
@@ -103,8 +93,8 @@ static void draw(void *ud, uint64_t done, uint64_t total)
     bar *b = ud;
     char d[32], t[32], r[32];
     double el = ps_now() - b->t0;
-    human(done, d, sizeof d), human(total, t, sizeof t);
-    human(el > 0 ? (uint64_t)((double)done / el) : 0, r, sizeof r);
+    ps_cli_human(done, d, sizeof d), ps_cli_human(total, t, sizeof t);
+    ps_cli_human(el > 0 ? (uint64_t)((double)done / el) : 0, r, sizeof r);
     fprintf(stderr, "\r%s %s/%s  %s/s ", b->what, d, t, r);
     if (done >= total)
         fputc('\n', stderr);
@@ -146,7 +136,7 @@ static int do_export(opts *o)
         return ps_cli_fail("bundle", &err, o->json);
     }
     char size[32];
-    human(r.bytes, size, sizeof size);
+    ps_cli_human(r.bytes, size, sizeof size);
     if (o->json)
         json_result("export", &r);
     else if (r.nothing)
@@ -179,7 +169,7 @@ static int do_import(opts *o, int argc, char **argv)
     if (ps_bundle_import(&io, &r, &err) != PS_OK)
         return ps_cli_fail("bundle", &err, o->json);
     char size[32], base[48];
-    human(r.bytes, size, sizeof size);
+    ps_cli_human(r.bytes, size, sizeof size);
     snprintf(base, sizeof base, r.base ? "delta on generation %ld" : "full", r.base);
     if (o->json)
         json_result("import", &r);
@@ -214,7 +204,7 @@ static int do_list(opts *o)
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        human(ev[i].bytes, size, sizeof size);
+        ps_cli_human(ev[i].bytes, size, sizeof size);
         if (o->json) {
             printf("%s{\"kind\":\"%s\",\"origin\":\"%s\",\"generation\":%ld,\"base\":%ld,"
                    "\"time\":\"%s\",\"members\":%zu,\"bytes\":%llu,\"status\":\"%s\",\"file\":",

@@ -113,16 +113,6 @@ static int pick(const ps_mirror_set *set, int argc, char **argv, const ps_mirror
 
 /* ---- progress ------------------------------------------------------- */
 
-static void human(uint64_t b, char *out, size_t n)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)b;
-    size_t i = 0;
-    for (; v >= 1024 && i < 4; i++)
-        v /= 1024;
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
 typedef struct bar {
     const char *name;
     double t0;
@@ -134,7 +124,7 @@ static void draw(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
     double el = ps_now() - b->t0;
     double rate = el > 0 ? (double)bd / el : 0;
     char done[32], total[32], r[32];
-    human(bd, done, sizeof done), human(bt, total, sizeof total), human((uint64_t)rate, r, sizeof r);
+    ps_cli_human(bd, done, sizeof done), ps_cli_human(bt, total, sizeof total), ps_cli_human((uint64_t)rate, r, sizeof r);
     int width = 24, fill = bt ? (int)((double)bd / (double)bt * width) : width;
     char meter[32];
     for (int i = 0; i < width; i++)
@@ -178,7 +168,7 @@ static void print_failure(const ps_mirror_conf *c, const ps_error *err, int firs
 static void say(const ps_mirror_conf *c, const ps_mirror_result *r)
 {
     char b[32];
-    human(r->bytes, b, sizeof b);
+    ps_cli_human(r->bytes, b, sizeof b);
     if (r->unchanged)
         printf("%s: upstream unchanged (%zu packages, generation %ld)\n",
                ps_mirror_conf_name(c), r->selected, r->generation);

@@ -75,6 +75,16 @@ int main(int argc, char **argv)
     return c->run(argc - 1, argv + 1);
 }
 
+void ps_cli_human(uint64_t b, char *out, size_t n)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    size_t i = 0;
+    for (; v >= 1024 && i < 4; i++)
+        v /= 1024;
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
 void ps_cli_json_string(FILE *f, const char *s)
 {
     fputc('"', f);

@@ -37,27 +37,17 @@ check "client-package of the offline repository" "$P" repo client-package --root
 # ---- apt ----------------------------------------------------------------------
 A=$T/apt-root
 new_root apt "$A"
-cp "$T"/client/acme-repo_*_all.deb "$A/tmp/"
-check "apt: the setup package installs" in_root "$A" sh -c 'dpkg -i /tmp/acme-repo_*_all.deb'
-check "apt: apt-get update from the offline repository" in_root "$A" apt-get update --error-on=any
-check "apt: apt-get install -y alloy-journal-loki" in_root "$A" apt-get install -y alloy-journal-loki
+client_install apt "$A" "$T/client"
 # shellcheck disable=SC2016 # ${Version} is dpkg-query's
 check_eq "apt: it pulled the mirrored alloy 1.2.0" 1.2.0-1 "$(chroot "$A" dpkg-query -W -f '${Version}' alloy)"
-check "apt: id alloy includes systemd-journal" sh -c "chroot '$A' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
-check_eq "apt: systemctl is-enabled alloy" enabled "$(in_root "$A" systemctl is-enabled alloy.service 2>/dev/null)"
+journal_shipping apt "$A"
 
 # ---- dnf ----------------------------------------------------------------------
 D=$T/dnf-root
 new_root dnf "$D"
-cp "$T"/client/acme-repo-*.noarch.rpm "$D/tmp/"
-check "dnf: the setup package installs" in_root "$D" sh -c 'rpm -i --nodeps --nosignature /tmp/acme-repo-*.noarch.rpm'
-check "dnf: the .repo trusts the offline key and the upstream key that came in the bundle" grep -qx "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme-upstream" "$D/etc/yum.repos.d/acme.repo"
-rm -f "$D/etc/yum.repos.d/local.repo"
-check "dnf: install host-provides" in_dnf "$D" install host-provides
-check "dnf: dnf install -y alloy-journal-loki" in_dnf "$D" install alloy-journal-loki
+client_install dnf "$D" "$T/client"
 check_eq "dnf: it pulled the mirrored alloy 1.2.0" 1.2.0-1 "$(chroot "$D" rpm -q --qf '%{VERSION}-%{RELEASE}' alloy)"
-check "dnf: id alloy includes systemd-journal" sh -c "chroot '$D' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
-check_eq "dnf: systemctl is-enabled alloy" enabled "$(in_root "$D" systemctl is-enabled alloy.service 2>/dev/null)"
+journal_shipping dnf "$D"
 
 # ---- a delta brings alloy 1.3.0 -----------------------------------------------
 airgap_resync 1.3.0

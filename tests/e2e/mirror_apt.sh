@@ -25,14 +25,10 @@ chain_sync apt
 "$P" build --key "$FPR" --format deb --out "$T/pkgs" "$top" >/dev/null
 check "add alloy-journal-loki and publish" sh -c "'$P' repo add --root '$REPO' '$T'/pkgs/alloy-journal-loki_*.deb >/dev/null && '$P' repo publish --root '$REPO' >/dev/null"
 check "client-package" "$P" repo client-package --root "$REPO" --out "$T/client"
-cp "$T"/client/acme-repo_*_all.deb "$C/tmp/"
-check "the setup package installs" in_root "$C" sh -c 'dpkg -i /tmp/acme-repo_*_all.deb'
-check "apt-get update from our repository" in_root "$C" apt-get update --error-on=any
-check "apt-get install -y alloy-journal-loki" in_root "$C" apt-get install -y alloy-journal-loki
+client_install apt "$C" "$T/client"
 # shellcheck disable=SC2016 # ${Version} is dpkg-query's, not ours
 check_eq "it pulled the newest mirrored alloy" 1.6.0-1 "$(chroot "$C" dpkg-query -W -f '${Version}' alloy)"
 check "apt-cache policy shows alloy from our repository" sh -c "chroot '$C' apt-cache policy alloy | grep -q '$URL stable/main'"
 check_eq "apt sees exactly the 5 kept versions" 5 "$(chroot "$C" apt-cache madison alloy | wc -l)"
-check "id alloy includes systemd-journal" sh -c "chroot '$C' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
-check_eq "systemctl is-enabled alloy" enabled "$(in_root "$C" systemctl is-enabled alloy.service 2>/dev/null)"
+journal_shipping apt "$C"
 check "the journal pipeline is configured" grep -q '^loki.source.journal "journal"' "$C/etc/alloy-journal-loki/config.alloy"

@@ -27,13 +27,7 @@ for src in "$top" "$top/tests/fixtures/host-provides"; do
 done
 check "add alloy-journal-loki and publish" sh -c "'$P' repo add --root '$REPO' '$T'/pkgs/*.rpm >/dev/null && '$P' repo publish --root '$REPO' >/dev/null"
 check "client-package" "$P" repo client-package --root "$REPO" --out "$T/client"
-cp "$T"/client/acme-repo-*.noarch.rpm "$C/tmp/"
-check "the setup package installs" in_root "$C" sh -c 'rpm -i --nodeps --nosignature /tmp/acme-repo-*.noarch.rpm'
-check "the .repo trusts our key and the mirror's pinned upstream key" grep -qx "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme-upstream" "$C/etc/yum.repos.d/acme.repo"
-rm -f "$C/etc/yum.repos.d/local.repo"
-check "dnf installs host-provides from our repository" in_dnf "$C" install host-provides
-check "dnf install -y alloy-journal-loki" in_dnf "$C" install alloy-journal-loki
+client_install dnf "$C" "$T/client"
 check_eq "it pulled the newest mirrored alloy" 1.6.0-1 "$(chroot "$C" rpm -q --qf '%{VERSION}-%{RELEASE}' alloy)"
 check "the installed alloy carries the upstream key's signature (mirrored bit for bit)" sh -c "chroot '$C' rpm -q --qf '%{RSAHEADER:pgpsig}' alloy | grep -qi 'Key ID $(echo "$UK" | tail -c 17 | tr 'A-F' 'a-f')'"
-check "id alloy includes systemd-journal" sh -c "chroot '$C' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
-check_eq "systemctl is-enabled alloy" enabled "$(in_root "$C" systemctl is-enabled alloy.service 2>/dev/null)"
+journal_shipping dnf "$C"

@@ -141,3 +141,31 @@ build_versions() {
         "$PKGSMITH" build --no-sign --format "$_fmt" --set version="$_v" --out "$_out" "$_src" >/dev/null
     done
 }
+
+# client_install apt|dnf ROOT CLIENTDIR : installs the acme setup package
+# from CLIENTDIR (made by `repo client-package`), then alloy-journal-loki
+# from the repository it points at (on dnf host-provides first: the
+# host's files are not in the rpm database).  After common.sh.
+client_install() {
+    _c=$2
+    if [ "$1" = apt ]; then
+        cp "$3"/acme-repo_*_all.deb "$_c/tmp/"
+        check "apt: the setup package installs" in_root "$_c" sh -c 'dpkg -i /tmp/acme-repo_*_all.deb'
+        check "apt: apt-get update from our repository" in_root "$_c" apt-get update --error-on=any
+        check "apt: apt-get install -y alloy-journal-loki" in_root "$_c" apt-get install -y alloy-journal-loki
+        return
+    fi
+    cp "$3"/acme-repo-*.noarch.rpm "$_c/tmp/"
+    check "dnf: the setup package installs" in_root "$_c" sh -c 'rpm -i --nodeps --nosignature /tmp/acme-repo-*.noarch.rpm'
+    check "dnf: the .repo trusts our key and the mirror's pinned upstream key" grep -qx "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme file:///etc/pki/rpm-gpg/RPM-GPG-KEY-acme-upstream" "$_c/etc/yum.repos.d/acme.repo"
+    rm -f "$_c/etc/yum.repos.d/local.repo"
+    check "dnf: install host-provides from our repository" in_dnf "$_c" install host-provides
+    check "dnf: dnf install -y alloy-journal-loki" in_dnf "$_c" install alloy-journal-loki
+}
+
+# journal_shipping LABEL ROOT : what a user checks of a host that ships
+# its journal: alloy in systemd-journal, alloy.service enabled.
+journal_shipping() {
+    check "$1: id alloy includes systemd-journal" sh -c "chroot '$2' id -nG alloy | tr ' ' '\n' | grep -qx systemd-journal"
+    check_eq "$1: systemctl is-enabled alloy" enabled "$(in_root "$2" systemctl is-enabled alloy.service 2>/dev/null)"
+}
