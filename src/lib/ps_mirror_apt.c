@@ -80,15 +80,6 @@ static ps_code fetch_release(ps_sync *s, rel *r, int cond, ps_error *err)
     return rc;
 }
 
-static size_t count_of(const ps_buf *b, const char *needle)
-{
-    size_t n = 0;
-    const char *p = (const char *)b->data;
-    for (; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    return n;
-}
-
 static int same_text(const ps_buf *a, const ps_buf *b)
 {
     size_t la = a->len, lb = b->len;
@@ -105,9 +96,9 @@ static ps_code verify_release(ps_sync *s, rel *r, ps_error *err)
                            r->inrelease.status == 200 ? "InRelease" : "Release");
     ps_code rc = url ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK && r->inrelease.status == 200) {
-        if (count_of(&r->inrelease.body, "-----BEGIN PGP SIGNED MESSAGE-----") != 1 ||
-            count_of(&r->inrelease.body, "-----BEGIN PGP SIGNATURE-----") != 1)
-            rc = ps_error_set(err, PS_EVERIFY, "%s: not exactly one signed part: refused", url);
+        /* The frame first: gpg would ignore text outside the signed part. */
+        rc = ps_clearsign_split(r->inrelease.body.data, r->inrelease.body.len, NULL, NULL, url,
+                                err);
         if (rc == PS_OK)
             rc = ps_mirror_verify(s, &r->inrelease.body, NULL, &r->plain, url, err);
         if (rc == PS_OK && r->release.status == 200 && !same_text(&r->plain, &r->release.body))

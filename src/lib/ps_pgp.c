@@ -392,3 +392,103 @@ ps_code ps_verifier_export(ps_verifier *v, size_t i, int armor, ps_buf *out, ps_
     }
     return take_data(data, out, err);
 }
+
+/* ---- the clearsign frame ------------------------------------------------ */
+
+typedef struct lines {
+    const char *p, *end;
+    size_t no;
+} lines;
+
+/* The next line without its LF (and CR); 0 at the end. */
+static int next_line(lines *l, const char **s, size_t *n)
+{
+    if (l->p >= l->end)
+        return 0;
+    const char *nl = memchr(l->p, '\n', (size_t)(l->end - l->p));
+    const char *e = nl ? nl : l->end;
+    *s = l->p;
+    *n = (size_t)(e - l->p);
+    if (*n && (*s)[*n - 1] == '\r')
+        (*n)--;
+    l->p = nl ? nl + 1 : l->end;
+    l->no++;
+    return 1;
+}
+
+static int blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t')
+            return 0;
+    return 1;
+}
+
+static int is(const char *s, size_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+static ps_code frame_error(const char *name, const lines *l, const char *why, ps_error *err)
+{
+    return ps_error_set(err, PS_EVERIFY, "%s: line %zu: %s: refused", name, l->no, why);
+}
+
+static ps_code split_text(lines *l, ps_buf *text, const char *name, ps_error *err)
+{
+    const char *s;
+    size_t n;
+    while (next_line(l, &s, &n)) {
+        if (is(s, n, "-----BEGIN PGP SIGNATURE-----"))
+            return PS_OK;
+        if (n && s[0] == '-' && (n < 2 || s[1] != ' '))
+            return frame_error(name, l, "a signed line starting with '-' that is not "
+                                        "dash-escaped (a second signed part?)", err);
+        size_t skip = n && s[0] == '-' ? 2 : 0;
+        if (text && (ps_buf_append(text, s + skip, n - skip, err) != PS_OK ||
+                     ps_buf_append(text, "\n", 1, err) != PS_OK))
+            return PS_ENOMEM;
+    }
+    return frame_error(name, l, "no signature after the signed text", err);
+}
+
+ps_code ps_clearsign_split(const void *data, size_t len, ps_buf *text, ps_buf *sig,
+                           const char *name, ps_error *err)
+{
+    lines l = {data, (const char *)data + len, 0};
+    const char *s;
+    size_t n;
+    int found = 0;
+    while (!found && next_line(&l, &s, &n))
+        if (is(s, n, "-----BEGIN PGP SIGNED MESSAGE-----"))
+            found = 1;
+        else if (!blank(s, n))
+            return frame_error(name, &l, "text before the signed part", err);
+    if (!found)
+        return frame_error(name, &l, "no cleartext signed message", err);
+    int headers = 0;
+    while ((found = next_line(&l, &s, &n)) && n) {
+        if (n < 6 || memcmp(s, "Hash: ", 6) != 0)
+            return frame_error(name, &l, "an armor header other than Hash:", err);
+        headers++;
+    }
+    if (!found || headers == 0)
+        return frame_error(name, &l, "no Hash: header and blank line", err);
+    ps_code rc = split_text(&l, text, name, err);
+    if (rc == PS_OK && sig)
+        rc = ps_buf_append(sig, "-----BEGIN PGP SIGNATURE-----\n", 30, err);
+    for (found = 0; rc == PS_OK && !found && next_line(&l, &s, &n);) {
+        found = is(s, n, "-----END PGP SIGNATURE-----");
+        if (!found && n >= 5 && memcmp(s, "-----", 5) == 0)
+            rc = frame_error(name, &l, "an armor line inside the signature", err);
+        if (rc == PS_OK && sig && (ps_buf_append(sig, s, n, err) != PS_OK ||
+                                   ps_buf_append(sig, "\n", 1, err) != PS_OK))
+            rc = PS_ENOMEM;
+    }
+    if (rc == PS_OK && !found)
+        rc = frame_error(name, &l, "the signature does not end", err);
+    while (rc == PS_OK && next_line(&l, &s, &n))
+        if (!blank(s, n))
+            rc = frame_error(name, &l, "text after the signature (outside the signed part)", err);
+    return rc;
+}

@@ -69,4 +69,14 @@ ps_code ps_verifier_verify(ps_verifier *v, const void *sig, size_t siglen, const
                            size_t nparts, ps_buf *plain, const char *name, char fpr[41],
                            ps_error *err);
 
+/* Checks the structure of a cleartext-signed message (RFC 4880 7) before
+ * any signature is looked at: blank lines at most around it, only Hash:
+ * armor headers, every text line starting with '-' dash-escaped, exactly
+ * one signature block, nothing after it.  So an InRelease with text
+ * outside the signed part, or two signed parts, is refused by name.
+ * Appends the (unescaped) signed text to TEXT and the armored signature
+ * to SIG when they are not NULL.  NAME is for messages. */
+ps_code ps_clearsign_split(const void *data, size_t len, ps_buf *text, ps_buf *sig,
+                           const char *name, ps_error *err);
+
 #endif

@@ -102,11 +102,46 @@ static void test_missing_key_is_a_key_error(void **state)
     assert_int_equal(err.code, PS_EKEY);
 }
 
+#define SIGBLK "-----BEGIN PGP SIGNATURE-----\n\niQEz\n=abcd\n-----END PGP SIGNATURE-----\n"
+#define HEAD "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
+
+static void split_refused(const char *text, const char *needle)
+{
+    ps_error err = {0};
+    assert_int_equal(ps_clearsign_split(text, strlen(text), NULL, NULL, "InRelease", &err),
+                     PS_EVERIFY);
+    if (strstr(err.msg, needle) == NULL || strstr(err.msg, "InRelease: line ") == NULL)
+        fail_msg("'%s' not in: %s", needle, err.msg);
+}
+
+static void test_clearsign_frame(void **state)
+{
+    (void)state;
+    const char *good = "\n" HEAD "Origin: Grafana\n- -dashed\n" SIGBLK "\n";
+    ps_buf text = {0}, sig = {0};
+    ps_error err = {0};
+    assert_int_equal(ps_clearsign_split(good, strlen(good), &text, &sig, "InRelease", &err), PS_OK);
+    assert_string_equal((char *)text.data, "Origin: Grafana\n-dashed\n");
+    assert_non_null(strstr((char *)sig.data, "iQEz\n=abcd\n-----END PGP SIGNATURE-----"));
+    ps_buf_free(&text), ps_buf_free(&sig);
+    split_refused("Origin: evil\n" HEAD "Origin: Grafana\n" SIGBLK, "text before the signed part");
+    split_refused(HEAD "Origin: Grafana\n" SIGBLK "Origin: evil\n", "text after the signature");
+    split_refused(HEAD "a\n" SIGBLK HEAD "b\n" SIGBLK, "text after the signature");
+    split_refused(HEAD "a\n" HEAD "b\n" SIGBLK, "not dash-escaped");
+    split_refused("-----BEGIN PGP SIGNED MESSAGE-----\nComment: x\n\na\n" SIGBLK, "other than Hash");
+    split_refused("-----BEGIN PGP SIGNED MESSAGE-----\n\na\n" SIGBLK, "no Hash");
+    split_refused(HEAD "a\n", "no signature");
+    split_refused(HEAD "a\n-----BEGIN PGP SIGNATURE-----\niQEz\n", "does not end");
+    split_refused("Origin: unsigned\n", "text before the signed part");
+    split_refused("", "no cleartext signed message");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detached_signature_over_parts_verifies),
         cmocka_unit_test(test_missing_key_is_a_key_error),
+        cmocka_unit_test(test_clearsign_frame),
     };
     return cmocka_run_group_tests_name("pgp", tests, setup, teardown);
 }
