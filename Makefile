@@ -37,10 +37,21 @@ TOOL     := $(BUILD)/pkgsmith
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+# libFuzzer harnesses (tests/fuzz/): the library again, built by clang with
+# coverage instrumentation and ASan+UBSan.
+FUZZ_CC    ?= clang
+FUZZ_CXX   ?= clang++
+FUZZ_BUILD := build/fuzz
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ   := $(LIB_C:src/%.c=$(FUZZ_BUILD)/%.o) $(LIB_CXX:src/%.cc=$(FUZZ_BUILD)/%.o)
+FUZZ_SECONDS ?= 60
+
 OUT      ?= out
 PKGSMITH_SIGNING_KEY ?=
 
-.PHONY: all deps test-deps tool packages check unit e2e bench clean lint release
+.PHONY: all deps test-deps tool packages check unit e2e bench clean lint release fuzz
 all: deps tool packages
 
 deps:
@@ -79,9 +90,30 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
 packages: bin/pkgsmith
 	@scripts/build-packages "$(OUT)" bin/pkgsmith "$(PKGSMITH_SIGNING_KEY)"
 
-check: test-deps $(TOOL) $(UNIT_BIN)
+check: test-deps $(TOOL) $(UNIT_BIN) $(FUZZ_BIN)
 	@PKGSMITH="$(abspath $(TOOL))" UNIT_DIR="$(abspath $(BUILD)/tests)" \
-	  SANITIZE="$(SANITIZE)" tests/run
+	  FUZZ_DIR="$(abspath $(FUZZ_BUILD))" SANITIZE="$(SANITIZE)" tests/run
+
+# Every harness for FUZZ_SECONDS each (`make check` gives each a short
+# smoke run); new inputs land in build/fuzz/corpus/, crashes in build/fuzz/.
+fuzz: test-deps $(FUZZ_BIN)
+	@tests/fuzz/run "$(abspath $(FUZZ_BUILD))" "$(FUZZ_SECONDS)"
+
+$(FUZZ_BUILD)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Isrc/lib -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/%.o: src/%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) -std=c++17 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Isrc/lib -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libpkgsmith.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $(FUZZ_OBJ)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libpkgsmith.a
+	$(FUZZ_CXX) -x c -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer $(PKG_CFLAGS) -Isrc/lib -c -o $@.o $<
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_BUILD)/libpkgsmith.a $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
 
@@ -96,7 +128,7 @@ bench: deps test-deps bin/pkgsmith
 	@bench/bundle
 
 lint:
-	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror bench/bundle \
+	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/fuzz/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror bench/bundle \
 	  package/alloy-journal-loki-configure debian/postinst debian/prerm debian/postrm \
 	  debian/config tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
 	  tests/fixtures/alloy/debian/postinst tests/fixtures/alloy/debian/prerm
@@ -104,4 +136,4 @@ lint:
 clean:
 	rm -rf build bin $(OUT)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -266,9 +266,31 @@ int ps_apt_version_valid(const char *v)
     return 1;
 }
 
+// libapt's ParseDepends looks for the '>' of a restriction list (and the
+// ']' of an architecture list) past the end it is given when the list is
+// not closed (found by tests/fuzz/fuzz_deb822): such a value is refused
+// here, before it gets there.
+static const char *unclosed(const char *value)
+{
+    const char *open = nullptr;
+    char want = 0;
+    for (const char *p = value; *p; p++) {
+        if (want == 0 && (*p == '<' || *p == '['))
+            open = p, want = *p == '<' ? '>' : ']';
+        else if (want && *p == want)
+            want = 0;
+    }
+    return want ? open : nullptr;
+}
+
 int ps_apt_relations_valid(const char *value, const char **bad)
 {
     const char *p = value, *stop = value + strlen(value);
+    if (const char *u = unclosed(value)) {
+        if (bad)
+            *bad = u;
+        return 0;
+    }
     while (p < stop && isspace(static_cast<unsigned char>(*p)))
         p++;
     while (p < stop) {
@@ -378,6 +400,8 @@ int ps_apt_relations_each(const char *value, ps_apt_relation_cb cb, void *ud)
 {
     const char *p = value, *stop = value + strlen(value);
     size_t group = 0;
+    if (unclosed(value))
+        return 0;
     while (p < stop && isspace(static_cast<unsigned char>(*p)))
         p++;
     while (p < stop) {

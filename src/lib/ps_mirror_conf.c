@@ -189,7 +189,7 @@ static ps_code lists(const src *s, ps_mirror_conf *c, ps_error *err)
 
 static ps_code numbers(const src *s, ps_mirror_conf *c, ps_error *err)
 {
-    long keep, shrink, conns;
+    long keep = 0, shrink = 0, conns = 0; /* read below even on an error */
     ps_code rc = int_value(s, "Keep-Versions", 0, 0, 100000, &keep, err);
     if (rc == PS_OK)
         rc = int_value(s, "Max-Shrink", 50, 0, 100, &shrink, err);

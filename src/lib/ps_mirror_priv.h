@@ -79,6 +79,11 @@ int ps_mirror_wants(const ps_mirror_conf *c, const char *name);
 /* Refuses an upstream path that could leave the mirror: "..", an
  * absolute path, a URL, a backslash or a control character. */
 ps_code ps_mirror_check_path(const char *what, const char *path, ps_error *err);
+/* XML that createrepo_c may be given: UTF-8 (declared or not), no NUL in
+ * the head, no UTF-16 mark.  libcreaterepo_c 0.20 dereferences NULL on a
+ * document declared in an encoding libxml2 cannot convert (UTF-7; found
+ * by tests/fuzz/fuzz_repodata).  Errors name URL. */
+ps_code ps_mirror_xml_check(const char *path, const char *url, ps_error *err);
 
 /* ---- one sync ----------------------------------------------------- */
 typedef struct ps_sync {

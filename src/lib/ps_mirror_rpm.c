@@ -68,6 +68,30 @@ static ps_code fetch_repomd(ps_sync *s, md *m, ps_error *err)
     return rc;
 }
 
+ps_code ps_mirror_xml_check(const char *path, const char *url, ps_error *err)
+{
+    char head[512] = "";
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof head - 1, f) : 0;
+    if (f)
+        fclose(f);
+    if (f == NULL)
+        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+    head[n] = '\0';
+    if (n != strlen(head) || (n >= 2 && ((unsigned char)head[0] >= 0xfe)))
+        return ps_error_set(err, PS_EVERIFY, "%s: not UTF-8 XML (NUL bytes or a UTF-16 mark): "
+                            "refused", url);
+    const char *end = strncmp(head, "<?xml", 5) == 0 ? strstr(head, "?>") : NULL;
+    const char *enc = end ? strstr(head, "encoding=") : NULL;
+    if (enc == NULL || enc > end)
+        return PS_OK;
+    enc += 10;
+    if (g_ascii_strncasecmp(enc, "UTF-8", 5) != 0 || (enc[5] != '"' && enc[5] != '\''))
+        return ps_error_set(err, PS_EVERIFY, "%s: XML in an encoding other than UTF-8: refused",
+                            url);
+    return PS_OK;
+}
+
 static ps_code check_record_place(const char *url, const cr_RepomdRecord *r, ps_error *err)
 {
     if (r->location_base && *r->location_base)
@@ -83,6 +107,8 @@ static ps_code parse_repomd(ps_sync *s, md *m, ps_error *err)
     ps_code rc = path ? ps_file_write_atomic(path, m->xml.body.data, m->xml.body.len, 0644, err)
                       : ps_error_set(err, PS_ENOMEM, "out of memory");
     m->repomd = cr_repomd_new();
+    if (rc == PS_OK)
+        rc = ps_mirror_xml_check(path, m->url, err);
     if (rc == PS_OK && cr_xml_parse_repomd(path, m->repomd, NULL, NULL, &gerr) != CRE_OK)
         rc = ps_error_set(err, PS_EINPUT, "%s: %s", m->url, gerr ? gerr->message : "bad XML");
     for (GSList *l = rc == PS_OK ? m->repomd->records : NULL; rc == PS_OK && l; l = l->next)
@@ -185,6 +211,8 @@ static ps_code fetch_primary(ps_sync *s, md *m, char **plain, ps_error *err)
                               url, h.sha256, p->checksum_open);
         }
     }
+    if (rc == PS_OK)
+        rc = ps_mirror_xml_check(*plain, url, err);
     if (packed)
         unlink(packed); /* the unpacked copy is what later syncs reuse */
     free(packed), free(url);
