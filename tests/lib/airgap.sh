@@ -37,6 +37,7 @@ airgap_setup() {
 # airgap_resync VERSION : upstream gains alloy VERSION (.deb and .rpm);
 # the connected side syncs it.
 airgap_resync() {
+    sleep 1 # nginx's ETag is mtime+size: a same-second rewrite could look unchanged
     up_add_alloy_deb "$T/up" "$1"
     up_apt_publish "$T/up" "$UH" "$UK"
     up_add_alloy_rpm "$T/up/rpm" "$UH" "$UK" "$1"
