@@ -274,13 +274,33 @@ static const char *unclosed(const char *value)
 {
     const char *open = nullptr;
     char want = 0;
+    bool version = false; // inside "(<< 2)": '<' there is an operator
     for (const char *p = value; *p; p++) {
-        if (want == 0 && (*p == '<' || *p == '['))
+        if (want == 0 && !version && *p == '(')
+            version = true;
+        else if (version && *p == ')')
+            version = false;
+        else if (want == 0 && !version && (*p == '<' || *p == '['))
             open = p, want = *p == '<' ? '>' : ']';
         else if (want && *p == want)
             want = 0;
     }
     return want ? open : nullptr;
+}
+
+// One relation; nullptr when it does not parse.  libapt throws
+// std::length_error on some malformed architecture lists (found by
+// tests/fuzz/fuzz_deb822): no C++ exception may cross into C.
+static const char *parse_one(const char *p, const char *stop, std::string &pkg,
+                             std::string &ver, unsigned int &op, bool arch_flags,
+                             bool strip_multiarch, bool restrictions)
+{
+    try {
+        return debListParser::ParseDepends(p, stop, pkg, ver, op, arch_flags, strip_multiarch,
+                                           restrictions);
+    } catch (...) {
+        return nullptr;
+    }
 }
 
 int ps_apt_relations_valid(const char *value, const char **bad)
@@ -296,7 +316,7 @@ int ps_apt_relations_valid(const char *value, const char **bad)
     while (p < stop) {
         std::string pkg, ver;
         unsigned int op = 0;
-        const char *next = debListParser::ParseDepends(p, stop, pkg, ver, op, true, false, true);
+        const char *next = parse_one(p, stop, pkg, ver, op, true, false, true);
         if (next == nullptr || pkg.empty()) {
             _error->Discard();
             if (bad)
@@ -407,7 +427,7 @@ int ps_apt_relations_each(const char *value, ps_apt_relation_cb cb, void *ud)
     while (p < stop) {
         std::string pkg, ver;
         unsigned int op = 0;
-        const char *next = debListParser::ParseDepends(p, stop, pkg, ver, op, false, true, false);
+        const char *next = parse_one(p, stop, pkg, ver, op, false, true, false);
         if (next == nullptr || pkg.empty()) {
             _error->Discard();
             return 0;

@@ -225,8 +225,13 @@ static ps_code start(xfer *x, struct curl_slist *hdrs, ps_error *err)
     if (f->o.rate_limit)
         curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
                          (curl_off_t)(f->o.rate_limit / (uint64_t)f->o.parallel + 1));
+    /* A Range header, not CURLOPT_RESUME_FROM: a server that ignores it
+     * answers 200 with the whole file, which on_body then takes from the
+     * start (curl would fail the transfer instead, every time). */
+    char range[32];
+    snprintf(range, sizeof range, "%llu-", (unsigned long long)x->resume_from);
     if (x->file && x->resume_from > 0)
-        curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)x->resume_from);
+        curl_easy_setopt(e, CURLOPT_RANGE, range);
     if (hdrs)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     x->attempts++;

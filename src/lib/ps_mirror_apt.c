@@ -574,6 +574,8 @@ ps_code ps_mirror_apt_select(ps_sync *s, ps_error *err)
         rc = scan_all(&p, ix, nix, err);
     s->res->upstream_entries = p.entries;
     if (rc == PS_OK)
+        rc = ps_select_check(&sel, s->base, err);
+    if (rc == PS_OK)
         ps_select_take(&sel, s->chosen);
     if (rc == PS_OK && s->c->follow)
         rc = follow(&p, ix, nix, err);

@@ -410,6 +410,7 @@ void ps_select_init(ps_select *s, int keep, ps_vercmp_fn cmp)
                                       (GDestroyNotify)g_ptr_array_unref);
     s->keep = keep;
     s->cmp = cmp;
+    s->conflict[0] = '\0';
 }
 
 void ps_select_free(ps_select *s)
@@ -435,8 +436,14 @@ void ps_select_offer(ps_select *s, ps_cand *c)
     }
     guint at = 0;
     for (; at < g->len; at++) {
-        int d = s->cmp(c->version, ((ps_cand *)g->pdata[at])->version);
+        const ps_cand *o = g->pdata[at];
+        int d = s->cmp(c->version, o->version);
         if (d == 0) { /* the same version twice: keep the first */
+            if (c->sha256 && o->sha256 && strcmp(c->sha256, o->sha256) != 0 &&
+                s->conflict[0] == '\0')
+                snprintf(s->conflict, sizeof s->conflict,
+                         "%s %s (%s) is listed twice, with SHA-256 %.64s and %.64s", c->name,
+                         c->version, c->arch, o->sha256, c->sha256);
             ps_cand_free(c);
             return;
         }
@@ -450,6 +457,14 @@ void ps_select_offer(ps_select *s, ps_cand *c)
     g_ptr_array_insert(g, (gint)at, c);
     if (s->keep > 0 && g->len > (guint)s->keep)
         g_ptr_array_remove_index(g, g->len - 1);
+}
+
+ps_code ps_select_check(const ps_select *s, const char *where, ps_error *err)
+{
+    if (s->conflict[0] == '\0')
+        return PS_OK;
+    return ps_error_set(err, PS_EVERIFY, "%s: %s: refused (the same identity must mean the same "
+                        "bytes)", where, s->conflict);
 }
 
 static gint cand_cmp(gconstpointer a, gconstpointer b)

@@ -63,11 +63,16 @@ typedef struct ps_select {
     GHashTable *groups; /* "name arch" -> GPtrArray of ps_cand*, newest first */
     int keep;
     ps_vercmp_fn cmp;
+    char conflict[512]; /* the first name+version+arch offered with two hashes */
 } ps_select;
 void ps_select_init(ps_select *s, int keep, ps_vercmp_fn cmp);
 void ps_select_free(ps_select *s);
-/* Offers C (taken); duplicates of name+version+arch are dropped. */
+/* Offers C (taken); duplicates of name+version+arch are dropped, and
+ * one with other bytes than the first is recorded as a conflict. */
 void ps_select_offer(ps_select *s, ps_cand *c);
+/* Fails (naming WHERE, the package and both hashes) when the upstream
+ * index listed one name+version+arch with two different files. */
+ps_code ps_select_check(const ps_select *s, const char *where, ps_error *err);
 /* Every kept candidate, sorted by name, arch, version (borrowed). */
 GPtrArray *ps_select_list(const ps_select *s);
 /* Moves every kept candidate, sorted, to INTO (which then owns them). */

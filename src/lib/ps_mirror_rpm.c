@@ -68,16 +68,33 @@ static ps_code fetch_repomd(ps_sync *s, md *m, ps_error *err)
     return rc;
 }
 
+static ps_code xml_head_check(const char *head, size_t n, const char *url, ps_error *err);
+
 ps_code ps_mirror_xml_check(const char *path, const char *url, ps_error *err)
 {
-    char head[512] = "";
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(head, 1, sizeof head - 1, f) : 0;
+    static const size_t HEAD = 65536;
+    char *head = calloc(1, HEAD + 1);
+    FILE *f = head ? fopen(path, "rb") : NULL;
+    size_t n = f ? fread(head, 1, HEAD, f) : 0;
     if (f)
         fclose(f);
-    if (f == NULL)
-        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
-    head[n] = '\0';
+    if (f == NULL) {
+        free(head);
+        return head ? ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno))
+                    : ps_error_set(err, PS_ENOMEM, "out of memory");
+    }
+    ps_code rc = xml_head_check(head, n, url, err);
+    free(head);
+    return rc;
+}
+
+/* Repodata never needs a DTD: one could only declare entities, whose
+ * expansion (a "billion laughs") is the attack. */
+static ps_code xml_head_check(const char *head, size_t n, const char *url, ps_error *err)
+{
+    if (strstr(head, "<!DOCTYPE") || strstr(head, "<!ENTITY"))
+        return ps_error_set(err, PS_EVERIFY, "%s: a DTD (entity declarations) in repodata: "
+                            "refused", url);
     if (n != strlen(head) || (n >= 2 && ((unsigned char)head[0] >= 0xfe)))
         return ps_error_set(err, PS_EVERIFY, "%s: not UTF-8 XML (NUL bytes or a UTF-16 mark): "
                             "refused", url);
@@ -478,6 +495,8 @@ ps_code ps_mirror_rpm_select(ps_sync *s, ps_error *err)
         if (rc == PS_OK)
             rc = scan(&p, plain, err);
         s->res->upstream_entries = p.entries;
+        if (rc == PS_OK)
+            rc = ps_select_check(&sel, m.url, err);
         if (rc == PS_OK)
             ps_select_take(&sel, s->chosen);
         if (rc == PS_OK && s->c->follow)

@@ -50,22 +50,35 @@ up_add_alloy_rpm() {
 # up_apt_publish DIR HOME FPR [VALID-UNTIL] : dists/stable for amd64 and
 # arm64 with Acquire-By-Hash, InRelease and Release.gpg.
 up_apt_publish() {
-    _d=$1 _h=$2 _k=$3 _vu=${4:-}
-    _s=$_d/dists/stable
+    _s=$1/dists/stable
     rm -rf "$_s"
     # (apt-ftparchive -a matches *_ARCH.deb names; Grafana's are *.ARCH.deb)
-    (cd "$_d" && apt-ftparchive packages pool) >"$T/Packages.all" 2>/dev/null
+    (cd "$1" && apt-ftparchive packages pool) >"$T/Packages.all" 2>/dev/null
+    for _a in amd64 arm64; do
+        mkdir -p "$_s/main/binary-$_a"
+        awk -v a="$_a" 'BEGIN { RS = ""; ORS = "\n\n" }
+            $0 ~ ("\nArchitecture: (" a "|all)\n") { print }' "$T/Packages.all" >"$_s/main/binary-$_a/Packages"
+    done
+    up_apt_index "$@"
+}
+
+# up_apt_index DIR HOME FPR [VALID-UNTIL] : the compressed and by-hash
+# copies of DIR's Packages files as they are now, then Release, InRelease
+# and Release.gpg (for tests that edit a Packages file).
+up_apt_index() {
+    _d=$1 _h=$2 _k=$3 _vu=${4:-}
+    _s=$_d/dists/stable
     for _a in amd64 arm64; do
         _b=$_s/main/binary-$_a
+        rm -rf "$_b/by-hash" "$_b/Packages.xz" "$_b/Packages.gz"
         mkdir -p "$_b/by-hash/SHA256"
-        awk -v a="$_a" 'BEGIN { RS = ""; ORS = "\n\n" }
-            $0 ~ ("\nArchitecture: (" a "|all)\n") { print }' "$T/Packages.all" >"$_b/Packages"
         xz -k -6 "$_b/Packages"
         gzip -9nk "$_b/Packages"
         for _f in Packages Packages.gz Packages.xz; do
             ln "$_b/$_f" "$_b/by-hash/SHA256/$(sha256sum "$_b/$_f" | cut -d' ' -f1)"
         done
     done
+    rm -f "$_s/Release" "$_s/InRelease" "$_s/Release.gpg"
     (cd "$_s" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Grafana \
         -o APT::FTPArchive::Release::Label=Grafana -o APT::FTPArchive::Release::Suite=stable \
         -o APT::FTPArchive::Release::Codename=stable \

@@ -84,6 +84,11 @@ static void test_relations(void **state)
     assert_true(ps_apt_relations_valid("a (>= 1) | b, c", &bad));
     assert_true(ps_apt_relations_valid("debconf (>= 0.5) | debconf-2.0", &bad));
     assert_false(ps_apt_relations_valid("a (>= ", &bad));
+    /* unclosed lists libapt would read past (found by fuzzing) */
+    assert_false(ps_apt_relations_valid("a <pkgsmith@example", &bad));
+    assert_false(ps_apt_relations_valid("a [amd64", &bad));
+    assert_true(ps_apt_relations_valid("a (<< 2) [amd64], b (>> 1)", &bad));
+    assert_false(ps_apt_relations_valid("!6[ \n   ]  m\x8for pm", &bad));
     assert_false(ps_apt_relations_valid("a (>> 1", &bad));
     assert_false(ps_apt_relations_valid("a, , b", &bad));
 }
