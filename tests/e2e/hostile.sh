@@ -284,6 +284,33 @@ gpg --homedir "$UH" --batch --yes --quiet --local-user "$UK" --armor --detach-si
 faults '[]' "$V"
 scen "XML entity expansion in primary.xml" fail "primary.*(DTD|entit|DOCTYPE)" sync_m rpm
 
+# rpm_primary VARIANT FILE : the variant's primary.xml replaced by FILE
+# (modifyrepo_c), repomd.xml re-signed by the upstream key.
+rpm_primary() {
+    _old=$(find "$1/rpm/repodata" -name '*primary.xml.gz')
+    modifyrepo_c --mdtype=primary --compress-type=gz "$2" "$1/rpm/repodata" >/dev/null 2>&1
+    [ "$(find "$1/rpm/repodata" -name '*primary.xml.gz' | wc -l)" -gt 1 ] && rm -f "$_old"
+    gpg --homedir "$UH" --batch --yes --quiet --local-user "$UK" --armor --detach-sign -o "$1/rpm/repodata/repomd.xml.asc" "$1/rpm/repodata/repomd.xml"
+}
+V=$(variant gzbomb)
+{
+    zcat "$(find "$V/rpm/repodata" -name '*primary.xml.gz')" | sed '$d'
+    python3 -c "import sys; sys.stdout.write('<!-- ' + 'A' * 20000000 + ' -->\n')"
+    echo '</metadata>'
+} >"$T/primary.xml"
+rpm_primary "$V" "$T/primary.xml"
+sed 's/^Name: rpm$/Name: gzbomb/' "$CONF/rpm.mirror" >"$CONF/gzbomb.mirror"
+echo "Max-Index-Unpacked-Size: 1M" >>"$CONF/gzbomb.mirror"
+faults '[]' "$V"
+scen "a gzip bomb in primary.xml.gz (20 MB unpacked, limit 1M)" fail "primary.*unpacks to more than 1048576 bytes" sync_m gzbomb
+rm -f "$CONF/gzbomb.mirror"
+V=$(variant latin1xml)
+zcat "$(find "$V/rpm/repodata" -name '*primary.xml.gz')" |
+    sed '1s/encoding="UTF-8"/encoding="ISO-8859-1"/; s|<summary>[^<]*</summary>|<summary>caf\xe9</summary>|' >"$T/primary.xml"
+rpm_primary "$V" "$T/primary.xml"
+faults '[]' "$V"
+scen "primary.xml in a non-UTF-8 encoding" fail "primary.*encoding other than UTF-8" sync_m rpm
+
 # ---- local faults ---------------------------------------------------------------
 faults '[{"match": "/apt/dists/stable/InRelease", "fault": "stall", "seconds": 3, "times": 1}]'
 two_syncs() {
