@@ -12,12 +12,17 @@ chroot_base() {
     mkdir -p "$PKGSMITH_CHROOT_CACHE"
     (
         flock 9
-        if [ ! -s "$_tar" ]; then
-            mmdebstrap --quiet --variant=apt --include="$2" bookworm "$_tar.tmp" >&2 &&
+        if [ ! -f "$_tar" ] || [ ! -s "$_tar" ]; then
+            # A directory left where the tarball belongs (an interrupted or
+            # older run) is not a base: make it again.
+            rm -rf "$_tar" "$_tar.tmp"
+            # --format: mmdebstrap guesses from the name, and "x.tar.tmp"
+            # would make a directory.
+            mmdebstrap --quiet --variant=apt --format=tar --include="$2" bookworm "$_tar.tmp" >&2 &&
                 mv "$_tar.tmp" "$_tar"
         fi
     ) 9>"$_tar.lock"
-    [ -s "$_tar" ] && echo "$_tar"
+    [ -f "$_tar" ] && [ -s "$_tar" ] && echo "$_tar"
 }
 
 # chroot_new TAR DIR : a fresh root in DIR, with no network sources: the
