@@ -1,9 +1,12 @@
 #include "ps_build.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ps_deb.h"
 #include "ps_pgp.h"
@@ -49,26 +52,161 @@ static ps_code publish(const ps_strv *built, const char *outdir, ps_strv *output
     return PS_OK;
 }
 
+/* ---- the .deb side in a child process ----
+ *
+ * With both formats, the .deb is built (and signed) by a child process
+ * while this one builds the .rpm: two cores, and each side's time is
+ * mostly waiting for processes (gpg, %install).  A process, not a thread:
+ * librpm changes process-wide state (its macros, the umask while it makes
+ * temporary files) that the deb writer must not see.  The child reports
+ * its result through a pipe: the ps_error, then each output path and a
+ * NUL. */
+
+typedef struct deb_child {
+    pid_t pid;
+    int fd;
+} deb_child;
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    for (const char *p = data; len > 0;) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static _Noreturn void deb_child_run(const ps_source *src, ps_signer *signer, const char *tmp,
+                                    int fd)
+{
+    ps_error e = {0};
+    ps_strv built = {0};
+    e.code = ps_deb_build(src, signer, tmp, &built, &e);
+    int bad = write_all(fd, &e, sizeof e);
+    for (size_t i = 0; !bad && i < built.n; i++)
+        bad = write_all(fd, built.v[i], strlen(built.v[i]) + 1);
+    ps_strv_free(&built);
+    close(fd);
+    _exit(bad ? 1 : 0);
+}
+
+/* Starts the child; C->pid is 0 when fork is not possible (then the
+ * caller builds the .deb itself). */
+static void deb_child_start(const ps_source *src, ps_signer *signer, const char *tmp,
+                            deb_child *c)
+{
+    int p[2];
+    c->pid = 0;
+    c->fd = -1;
+    if (pipe(p) != 0)
+        return;
+    fflush(NULL); /* nothing buffered is written twice */
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        deb_child_run(src, signer, tmp, p[1]);
+    }
+    close(p[1]);
+    if (pid < 0) {
+        close(p[0]);
+        return;
+    }
+    c->pid = pid;
+    c->fd = p[0];
+}
+
+static ps_code read_fd(int fd, ps_buf *out, ps_error *err)
+{
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ps_error_set(err, PS_EIO, "reading the .deb build's result: %s", strerror(errno));
+        if (n == 0)
+            return PS_OK;
+        ps_code rc = ps_buf_append(out, chunk, (size_t)n, err);
+        if (rc != PS_OK)
+            return rc;
+    }
+}
+
+/* Waits for the child and takes its result: its error, or its paths. */
+static ps_code deb_child_finish(deb_child *c, ps_strv *built, ps_error *err)
+{
+    ps_buf res = {0};
+    ps_code rc = read_fd(c->fd, &res, err);
+    close(c->fd);
+    int status = 0;
+    while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (rc == PS_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || res.len < sizeof(ps_error)))
+        rc = ps_error_set(err, PS_ELIB, "the .deb build process %s %d",
+                          WIFSIGNALED(status) ? "died of signal" : "failed with status",
+                          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    ps_error e;
+    if (rc == PS_OK) {
+        memcpy(&e, res.data, sizeof e);
+        e.msg[sizeof e.msg - 1] = '\0';
+        if (e.code != PS_OK) {
+            rc = e.code;
+            if (err && err->code == PS_OK)
+                *err = e;
+        }
+    }
+    /* The paths: NUL-terminated, one after another. */
+    for (size_t off = sizeof(ps_error); rc == PS_OK && off < res.len;) {
+        const char *path = (const char *)res.data + off;
+        size_t len = strnlen(path, res.len - off);
+        if (off + len == res.len)
+            break; /* no NUL: a torn record, ignored */
+        rc = ps_strv_add(built, path, err);
+        off += len + 1;
+    }
+    ps_buf_free(&res);
+    return rc;
+}
+
+/* Builds every format into TMP with SIGNER (NULL: unsigned). */
 static ps_code build_formats(const ps_source *src, ps_signer *signer, unsigned formats,
                              const char *tmp, ps_strv *built, ps_error *err)
 {
-    ps_code rc = PS_OK;
-    if (formats & PS_FORMAT_DEB)
-        rc = ps_deb_build(src, signer, tmp, built, err);
-    if (rc == PS_OK && (formats & PS_FORMAT_RPM))
-        rc = ps_rpm_build(src, signer, tmp, built, err);
-    return rc;
+    deb_child child = {0};
+    if ((formats & PS_FORMAT_DEB) && (formats & PS_FORMAT_RPM))
+        deb_child_start(src, signer, tmp, &child);
+    ps_error deb_err = {0}, rpm_err = {0};
+    ps_code deb_rc = PS_OK, rpm_rc = PS_OK;
+    if ((formats & PS_FORMAT_DEB) && child.pid == 0)
+        deb_rc = ps_deb_build(src, signer, tmp, built, &deb_err);
+    if (deb_rc == PS_OK && (formats & PS_FORMAT_RPM))
+        rpm_rc = ps_rpm_build(src, signer, tmp, built, &rpm_err);
+    if (child.pid > 0)
+        deb_rc = deb_child_finish(&child, built, &deb_err);
+    /* One message: the .deb's, else the .rpm's, as when the formats were
+     * built one after the other. */
+    const ps_error *e = deb_rc ? &deb_err : rpm_rc ? &rpm_err : NULL;
+    if (e == NULL)
+        return PS_OK;
+    if (err && err->code == PS_OK)
+        *err = *e;
+    return e->code;
 }
 
 ps_code ps_build_run(const ps_build_opts *o, ps_strv *outputs, ps_error *err)
 {
     const char *outdir = o->outdir ? o->outdir : "out";
     unsigned formats = o->formats ? o->formats : PS_FORMAT_DEB | PS_FORMAT_RPM;
-    ps_signer *signer = NULL;
     ps_strv built = {0};
     char *tmp = NULL;
     ps_source *src = ps_source_open(o->srcdir ? o->srcdir : ".", err);
     ps_code rc = src ? apply_sets(src, o, err) : (err ? err->code : PS_EINPUT);
+    ps_signer *signer = NULL;
     /* The key is checked before any work, so a bad key costs nothing. */
     if (rc == PS_OK && !o->no_sign && (signer = ps_signer_new(o->gnupg_home, o->key, err)) == NULL)
         rc = err ? err->code : PS_EKEY;
