@@ -128,7 +128,8 @@ static ps_code read_fd(int fd, ps_buf *out, ps_error *err)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return ps_error_set(err, PS_EIO, "reading the .deb build's result: %s", strerror(errno));
+            return ps_error_set(err, PS_EIO, "reading the .deb build's result: %s",
+                                strerror(errno));
         if (n == 0)
             return PS_OK;
         ps_code rc = ps_buf_append(out, chunk, (size_t)n, err);
@@ -146,7 +147,8 @@ static ps_code deb_child_finish(deb_child *c, ps_strv *built, ps_error *err)
     int status = 0;
     while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (rc == PS_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || res.len < sizeof(ps_error)))
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (rc == PS_OK && (!clean || res.len < sizeof(ps_error)))
         rc = ps_error_set(err, PS_ELIB, "the .deb build process %s %d",
                           WIFSIGNALED(status) ? "died of signal" : "failed with status",
                           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));

@@ -770,80 +770,100 @@ ps_code ps_deb_build(const ps_source *src, ps_signer *signer, const char *outdir
 
 /* ---- signing an existing package ---- */
 
-/* The members of a .deb in DATA, in their order: debian-binary,
- * control.tar*, data.tar*, then any old _gpg* signatures (dropped).
- * Anything else is refused: re-writing would lose it. */
-typedef struct deb_parts {
-    ps_buf data[3];
-    char names[3][17];
-    int64_t mtime;
-} deb_parts;
+static const char *const MEMBER_PREFIX[PS_DEB_NMEMBERS] = {"debian-binary", "control.tar",
+                                                            "data.tar", "_gpgorigin"};
 
-static ps_code read_member(struct archive *a, ps_buf *out, const char *path, ps_error *err)
+/* Which member NAME is (a PS_DEB_* index), or -1. */
+static int member_kind(const char *name)
 {
-    char buf[65536];
-    la_ssize_t got;
-    while ((got = archive_read_data(a, buf, sizeof buf)) > 0)
-        if (ps_buf_append(out, buf, (size_t)got, err) != PS_OK)
-            return PS_ENOMEM;
-    return got < 0 ? ps_error_set(err, PS_EINPUT, "%s: damaged .deb: %s", path,
-                                  archive_error_string(a))
-                   : PS_OK;
+    for (int i = 0; i < PS_DEB_NMEMBERS; i++)
+        if (strncmp(name, MEMBER_PREFIX[i], strlen(MEMBER_PREFIX[i])) == 0)
+            return i;
+    return -1;
 }
 
-static ps_code deb_split(const char *path, const ps_buf *deb, deb_parts *p, ps_error *err)
+/* STRICT's order: the three members first and in turn, then _gpg* only. */
+static ps_code check_order(const char *path, const char *name, int kind, int seen,
+                           ps_error *err)
 {
-    static const char *const want[3] = {"debian-binary", "control.tar", "data.tar"};
+    int ok = seen < 3 ? kind == seen : strncmp(name, "_gpg", 4) == 0;
+    return ok ? PS_OK
+              : ps_error_set(err, PS_EINPUT, "%s: unexpected member %s in a .deb", path, name);
+}
+
+/* libarchive walks the ar headers; the members themselves are stored
+ * uncompressed, so each is a span of DATA, 60 bytes after its header. */
+ps_code ps_deb_members(const char *path, const void *data, size_t len, int strict,
+                       ps_deb_member out[PS_DEB_NMEMBERS], ps_error *err)
+{
+    const unsigned char *d = data;
     struct archive *a = archive_read_new();
     struct archive_entry *e;
     ps_code rc = PS_OK;
-    int n = 0, r;
+    int seen = 0, r = ARCHIVE_OK;
+    memset(out, 0, PS_DEB_NMEMBERS * sizeof *out);
     archive_read_support_format_ar(a);
-    if (archive_read_open_memory(a, deb->data, deb->len) != ARCHIVE_OK)
-        rc = ps_error_set(err, PS_EINPUT, "%s: not a .deb (ar) archive", path);
+    if (archive_read_open_memory(a, data, len) != ARCHIVE_OK)
+        rc = ps_error_set(err, PS_EINPUT, "%s: not a .deb (ar) archive: %s", path,
+                          archive_error_string(a));
     while (rc == PS_OK && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
-        name = name ? name : "";
-        if (n < 3 && strncmp(name, want[n], strlen(want[n])) == 0) {
-            snprintf(p->names[n], sizeof p->names[n], "%s", name);
-            if (n == 0)
-                p->mtime = archive_entry_mtime(e);
-            rc = read_member(a, &p->data[n++], path, err);
-        } else if (n < 3 || strncmp(name, "_gpg", 4) != 0) {
-            rc = ps_error_set(err, PS_EINPUT, "%s: unexpected member %s in a .deb", path, name);
+        /* libarchive counts the first member's header from after the
+         * "!<arch>\n" magic; the rest are file offsets. */
+        uint64_t hdr = (uint64_t)archive_read_header_position(a);
+        uint64_t off = (hdr < 8 ? 8 : hdr) + 60, size = (uint64_t)archive_entry_size(e);
+        if (name == NULL || off + size > len ||
+            memcmp(d + off - 60, name, strnlen(name, 16)) != 0) {
+            rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: member %s is truncated", path,
+                              name ? name : "?");
+            break;
+        }
+        int kind = member_kind(name);
+        if (strict && (rc = check_order(path, name, kind, seen, err)) != PS_OK)
+            break;
+        seen++;
+        if (kind >= 0 && out[kind].span.data == NULL) {
+            out[kind].span = (ps_span){d + off, (size_t)size};
+            snprintf(out[kind].name, sizeof out[kind].name, "%s", name);
+            out[kind].mtime = (int64_t)archive_entry_mtime(e);
         }
     }
     if (rc == PS_OK && r != ARCHIVE_EOF)
         rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: %s", path, archive_error_string(a));
-    if (rc == PS_OK && n < 3)
-        rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: no %s member", path, want[n]);
     archive_read_free(a);
+    for (int i = 0; rc == PS_OK && i < PS_DEB_SIG; i++)
+        if (out[i].span.data == NULL)
+            rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: no %s member", path,
+                              MEMBER_PREFIX[i]);
+    const ps_span *bin = &out[PS_DEB_BINARY].span;
+    if (rc == PS_OK && (bin->len < 4 || memcmp(bin->data, "2.", 2) != 0))
+        rc = ps_error_set(err, PS_EINPUT, "%s: unsupported .deb format (debian-binary is not 2.x)",
+                          path);
     return rc;
 }
 
 ps_code ps_deb_sign_file(const char *path, ps_signer *signer, const char *dest, ps_error *err)
 {
     ps_buf deb = {0}, sig = {0}, out = {0};
-    deb_parts p = {0};
+    ps_deb_member m[PS_DEB_NMEMBERS];
     ps_code rc = ps_file_read(path, &deb, err);
     if (rc == PS_OK)
-        rc = deb_split(path, &deb, &p, err);
-    ps_span members[4] = {{p.data[0].data, p.data[0].len},
-                          {p.data[1].data, p.data[1].len},
-                          {p.data[2].data, p.data[2].len},
-                          {NULL, 0}};
-    const char *names[4] = {p.names[0], p.names[1], p.names[2], "_gpgorigin"};
+        rc = ps_deb_members(path, deb.data, deb.len, 1, m, err);
+    if (rc != PS_OK) {
+        ps_buf_free(&deb);
+        return rc;
+    }
+    ps_span members[4] = {m[0].span, m[1].span, m[2].span, {NULL, 0}};
+    const char *names[4] = {m[0].name, m[1].name, m[2].name, "_gpgorigin"};
     /* The same origin signature, over the same three members, as a
      * signed build writes: signing later gives the same package. */
-    if (rc == PS_OK && signer)
+    if (signer)
         rc = ps_signer_sign(signer, members, 3, PS_SIGN_DETACHED, &sig, err);
     members[3] = (ps_span){sig.data, sig.len};
     if (rc == PS_OK)
-        rc = write_ar(members, names, signer ? 4 : 3, p.mtime, &out, err);
+        rc = write_ar(members, names, signer ? 4 : 3, m[PS_DEB_BINARY].mtime, &out, err);
     if (rc == PS_OK)
         rc = ps_file_write_atomic(dest ? dest : path, out.data, out.len, 0644, err);
-    for (int i = 0; i < 3; i++)
-        ps_buf_free(&p.data[i]);
     ps_buf_free(&deb);
     ps_buf_free(&sig);
     ps_buf_free(&out);

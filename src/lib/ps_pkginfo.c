@@ -14,6 +14,7 @@
 #include <rpm/rpmts.h>
 
 #include "ps_apt.h"
+#include "ps_deb.h"
 #include "ps_pgp.h"
 
 struct ps_pkgkeys {
@@ -94,61 +95,6 @@ void ps_pkgkeys_free(ps_pkgkeys *k)
 
 /* ---- deb ----------------------------------------------------------- */
 
-typedef struct deb_member {
-    const char *prefix;
-    ps_span span;
-    char name[17];
-} deb_member;
-
-enum { M_BINARY, M_CONTROL, M_DATA, M_SIG, M_COUNT };
-
-/* Locates the ar members in the mapped file: libarchive walks the ar
- * headers; the members themselves are stored uncompressed, so each is
- * a span of the mapping (60 bytes after its header). */
-static ps_code deb_members(const char *path, const ps_map *m, deb_member *mem, ps_error *err)
-{
-    static const char *const prefixes[M_COUNT] = {"debian-binary", "control.tar", "data.tar",
-                                                   "_gpgorigin"};
-    struct archive *a = archive_read_new();
-    struct archive_entry *e;
-    ps_code rc = PS_OK;
-    archive_read_support_format_ar(a);
-    if (archive_read_open_memory(a, m->data, m->len) != ARCHIVE_OK)
-        rc = ps_error_set(err, PS_EINPUT, "%s: not a .deb (ar) archive: %s", path,
-                          archive_error_string(a));
-    while (rc == PS_OK && archive_read_next_header(a, &e) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(e);
-        /* libarchive counts the first member's header from after the
-         * "!<arch>\n" magic; the rest are file offsets. */
-        uint64_t hdr = (uint64_t)archive_read_header_position(a);
-        uint64_t off = (hdr < 8 ? 8 : hdr) + 60, size = (uint64_t)archive_entry_size(e);
-        if (name == NULL || off + size > m->len ||
-            memcmp(m->data + off - 60, name, strnlen(name, 16)) != 0) {
-            rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: member %s is truncated", path,
-                              name);
-            break;
-        }
-        for (int i = 0; i < M_COUNT; i++)
-            if (name && strncmp(name, prefixes[i], strlen(prefixes[i])) == 0 &&
-                mem[i].span.data == NULL) {
-                mem[i].span = (ps_span){m->data + off, (size_t)size};
-                snprintf(mem[i].name, sizeof mem[i].name, "%s", name);
-            }
-    }
-    if (rc == PS_OK && archive_errno(a) != 0)
-        rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: %s", path, archive_error_string(a));
-    archive_read_free(a);
-    for (int i = 0; rc == PS_OK && i < M_SIG; i++)
-        if (mem[i].span.data == NULL)
-            rc = ps_error_set(err, PS_EINPUT, "%s: damaged .deb: no %s member", path,
-                              prefixes[i]);
-    if (rc == PS_OK && (mem[M_BINARY].span.len < 4 ||
-                        memcmp(mem[M_BINARY].span.data, "2.", 2) != 0))
-        rc = ps_error_set(err, PS_EINPUT, "%s: unsupported .deb format (debian-binary is not 2.x)",
-                          path);
-    return rc;
-}
-
 /* Opens a tar member (any compression libarchive knows). */
 static struct archive *open_tar(const ps_span *s)
 {
@@ -162,7 +108,8 @@ static struct archive *open_tar(const ps_span *s)
     return a;
 }
 
-static ps_code read_control(const char *path, const deb_member *m, ps_buf *out, ps_error *err)
+static ps_code read_control(const char *path, const ps_deb_member *m, ps_buf *out,
+                            ps_error *err)
 {
     struct archive *a = open_tar(&m->span);
     struct archive_entry *e;
@@ -193,7 +140,7 @@ static ps_code read_control(const char *path, const deb_member *m, ps_buf *out, 
 
 /* Decompresses data.tar to its end: a truncated or corrupt download is
  * refused here rather than by the first client that installs it. */
-static ps_code check_data(const char *path, const deb_member *m, ps_error *err)
+static ps_code check_data(const char *path, const ps_deb_member *m, ps_error *err)
 {
     struct archive *a = open_tar(&m->span);
     struct archive_entry *e;
@@ -209,10 +156,10 @@ static ps_code check_data(const char *path, const deb_member *m, ps_error *err)
     return rc;
 }
 
-static ps_code deb_verify(ps_pkginfo *p, const deb_member *mem, const ps_pkgkeys *keys,
+static ps_code deb_verify(ps_pkginfo *p, const ps_deb_member *mem, const ps_pkgkeys *keys,
                           int require, ps_error *err)
 {
-    if (mem[M_SIG].span.data == NULL)
+    if (mem[PS_DEB_SIG].span.data == NULL)
         return require ? ps_error_set(err, PS_EVERIFY,
                                       "%s: unsigned package (no debsigs _gpgorigin member), and "
                                       "the repository requires signed packages",
@@ -220,9 +167,9 @@ static ps_code deb_verify(ps_pkginfo *p, const deb_member *mem, const ps_pkgkeys
                        : PS_OK;
     if (keys == NULL)
         return PS_OK;
-    ps_span parts[3] = {mem[M_BINARY].span, mem[M_CONTROL].span, mem[M_DATA].span};
+    ps_span parts[3] = {mem[PS_DEB_BINARY].span, mem[PS_DEB_CONTROL].span, mem[PS_DEB_DATA].span};
     char fpr[41];
-    ps_code rc = ps_verifier_verify(keys->gpg, mem[M_SIG].span.data, mem[M_SIG].span.len, parts,
+    ps_code rc = ps_verifier_verify(keys->gpg, mem[PS_DEB_SIG].span.data, mem[PS_DEB_SIG].span.len, parts,
                                     3, NULL, p->path, fpr, err);
     if (rc == PS_OK && (p->signer = strdup(fpr)) == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
@@ -256,19 +203,19 @@ static ps_code deb_identity(ps_pkginfo *p, ps_error *err)
 static ps_code read_deb(ps_pkginfo *p, const ps_map *m, const ps_pkgkeys *keys, int require,
                         ps_error *err)
 {
-    deb_member mem[M_COUNT] = {{0}};
+    ps_deb_member mem[PS_DEB_NMEMBERS];
     ps_buf control = {0};
     char name[512];
-    ps_code rc = deb_members(p->path, m, mem, err);
+    ps_code rc = ps_deb_members(p->path, m->data, m->len, 0, mem, err);
     if (rc == PS_OK)
-        rc = read_control(p->path, &mem[M_CONTROL], &control, err);
+        rc = read_control(p->path, &mem[PS_DEB_CONTROL], &control, err);
     if (rc == PS_OK) {
         snprintf(name, sizeof name, "%s: control", p->path);
         p->control = ps_deb822_parse_mem((const char *)control.data, control.len, name, err);
         rc = p->control ? deb_identity(p, err) : PS_EINPUT;
     }
     if (rc == PS_OK)
-        rc = check_data(p->path, &mem[M_DATA], err);
+        rc = check_data(p->path, &mem[PS_DEB_DATA], err);
     if (rc == PS_OK)
         rc = deb_verify(p, mem, keys, require, err);
     ps_buf_free(&control);
