@@ -1,7 +1,6 @@
 #include "ps_build.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,29 +66,15 @@ typedef struct deb_child {
     int fd;
 } deb_child;
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    for (const char *p = data; len > 0;) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static _Noreturn void deb_child_run(const ps_source *src, ps_signer *signer, const char *tmp,
                                     int fd)
 {
     ps_error e = {0};
     ps_strv built = {0};
     e.code = ps_deb_build(src, signer, tmp, &built, &e);
-    int bad = write_all(fd, &e, sizeof e);
+    int bad = ps_fd_write_all(fd, &e, sizeof e);
     for (size_t i = 0; !bad && i < built.n; i++)
-        bad = write_all(fd, built.v[i], strlen(built.v[i]) + 1);
+        bad = ps_fd_write_all(fd, built.v[i], strlen(built.v[i]) + 1);
     ps_strv_free(&built);
     close(fd);
     _exit(bad ? 1 : 0);
@@ -120,29 +105,11 @@ static void deb_child_start(const ps_source *src, ps_signer *signer, const char 
     c->fd = p[0];
 }
 
-static ps_code read_fd(int fd, ps_buf *out, ps_error *err)
-{
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return ps_error_set(err, PS_EIO, "reading the .deb build's result: %s",
-                                strerror(errno));
-        if (n == 0)
-            return PS_OK;
-        ps_code rc = ps_buf_append(out, chunk, (size_t)n, err);
-        if (rc != PS_OK)
-            return rc;
-    }
-}
-
 /* Waits for the child and takes its result: its error, or its paths. */
 static ps_code deb_child_finish(deb_child *c, ps_strv *built, ps_error *err)
 {
     ps_buf res = {0};
-    ps_code rc = read_fd(c->fd, &res, err);
+    ps_code rc = ps_fd_read_all(c->fd, "the .deb build's result", &res, err);
     close(c->fd);
     int status = 0;
     while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)

@@ -167,10 +167,12 @@ static ps_code deb_verify(ps_pkginfo *p, const ps_deb_member *mem, const ps_pkgk
                        : PS_OK;
     if (keys == NULL)
         return PS_OK;
-    ps_span parts[3] = {mem[PS_DEB_BINARY].span, mem[PS_DEB_CONTROL].span, mem[PS_DEB_DATA].span};
+    ps_span parts[3] = {mem[PS_DEB_BINARY].span, mem[PS_DEB_CONTROL].span,
+                        mem[PS_DEB_DATA].span};
+    const ps_span *sig = &mem[PS_DEB_SIG].span;
     char fpr[41];
-    ps_code rc = ps_verifier_verify(keys->gpg, mem[PS_DEB_SIG].span.data, mem[PS_DEB_SIG].span.len, parts,
-                                    3, NULL, p->path, fpr, err);
+    ps_code rc = ps_verifier_verify(keys->gpg, sig->data, sig->len, parts, 3, NULL, p->path, fpr,
+                                    err);
     if (rc == PS_OK && (p->signer = strdup(fpr)) == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     return rc;

@@ -69,34 +69,37 @@ char *ps_strdupf(const char *fmt, ...)
     return n < 0 ? NULL : s;
 }
 
+ps_code ps_fd_read_all(int fd, const char *name, ps_buf *out, ps_error *err)
+{
+    unsigned char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ps_error_set(err, PS_EIO, "%s: %s", name, strerror(errno));
+        if (n == 0)
+            return PS_OK;
+        ps_code rc = ps_buf_append(out, chunk, (size_t)n, err);
+        if (rc != PS_OK)
+            return rc;
+    }
+}
+
 ps_code ps_file_read(const char *path, ps_buf *out, ps_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ps_error_set(err, errno == ENOENT ? PS_EINPUT : PS_EIO,
                             "%s: %s", path, strerror(errno));
-    unsigned char chunk[65536];
-    ps_code rc = PS_OK;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        if ((rc = ps_buf_append(out, chunk, (size_t)n, err)) != PS_OK)
-            break;
-    }
+    ps_code rc = ps_fd_read_all(fd, path, out, err);
     if (rc == PS_OK && out->data == NULL)
         rc = ps_buf_append(out, "", 0, err); /* empty file: still a string */
     close(fd);
     return rc;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int ps_fd_write_all(int fd, const void *data, size_t len)
 {
     const unsigned char *p = data;
     while (len > 0) {
@@ -137,7 +140,7 @@ ps_code ps_file_write_atomic(const char *path, const void *data, size_t len,
         free(tmp);
         return rc;
     }
-    int failed = write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 ||
+    int failed = ps_fd_write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 ||
                  fsync(fd) != 0;
     int saved = errno;
     if (close(fd) != 0 && !failed) {
@@ -508,7 +511,7 @@ ps_code ps_copy_file(const char *src, const char *dst, ps_error *err)
         ;
     if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
         char buf[65536];
-        while ((n = read(in, buf, sizeof buf)) > 0 && write_all(out, buf, (size_t)n) == 0)
+        while ((n = read(in, buf, sizeof buf)) > 0 && ps_fd_write_all(out, buf, (size_t)n) == 0)
             ;
     }
     int failed = n < 0;
@@ -606,7 +609,7 @@ ps_code ps_file_write_unsynced(const char *path, const void *data, size_t len, p
     if (tmp == NULL)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
     int fd = mkostemp(tmp, O_CLOEXEC);
-    int failed = fd < 0 || write_all(fd, data, len) != 0 || fchmod(fd, 0644) != 0;
+    int failed = fd < 0 || ps_fd_write_all(fd, data, len) != 0 || fchmod(fd, 0644) != 0;
     int saved = errno;
     if (fd >= 0 && close(fd) != 0 && !failed) {
         failed = 1;

@@ -31,6 +31,14 @@ char *ps_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads all of PATH into OUT (appending). Error names PATH. */
 ps_code ps_file_read(const char *path, ps_buf *out, ps_error *err);
 
+/* Appends everything readable from FD (until EOF) to OUT; NAME is for the
+ * message.  Retries EINTR. */
+ps_code ps_fd_read_all(int fd, const char *name, ps_buf *out, ps_error *err);
+
+/* Writes all LEN bytes of DATA to FD, retrying EINTR and short writes:
+ * 0, or -1 with errno set. */
+int ps_fd_write_all(int fd, const void *data, size_t len);
+
 /* Writes DATA to PATH crash-safely: a temporary file in the same directory,
  * fsync, rename over PATH, fsync of the directory.  Readers see the old
  * file or the new one, never a part. */
