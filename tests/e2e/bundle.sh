@@ -114,7 +114,7 @@ cp "$T/delta.tar" "$T/t.tar" && mangle replace "$T/t.tar" MANIFEST.asc "$T/m.asc
 tamper "the manifest signed by another key" "MANIFEST.*(unknown|no public key|not)" "$T/t.tar"
 head -c $(($(wc -c <"$T/delta.tar") / 2)) "$T/delta.tar" >"$T/t.tar"
 tamper "a truncated bundle" "member [0-9]+ of [0-9]+ \(.*(ends before|truncated|unreadable)" "$T/t.tar"
-check "the staging of failed imports stays inside the repository root" sh -c "[ -z \"\$(ls -A '$T/tmp')\" ]"
+check "the staging of failed imports stays inside the repository root" sh -c "[ -z \"\$(ls -A '$T/tmp')\" ] || { ls -laR '$T/tmp' >&2; false; }"
 check "after all that, the genuine delta imports" "$P" bundle import --root "$T/off" "$T/delta.tar"
 check "the offline Packages now lists alloy 1.3.0" grep -qx 'Version: 1.3.0-1' "$T/off/public/dists/stable/main/binary-amd64/Packages"
 check "the offline rpm repo lists alloy 1.3.0" sh -c "zcat '$T'/off/public/rpm/stable/repodata/*primary.xml.gz | grep -q 'ver=\"1.3.0\"'"
