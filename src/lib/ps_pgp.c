@@ -226,7 +226,16 @@ ps_verifier *ps_verifier_new(ps_error *err)
         return NULL;
     }
     v->home = ps_mkdtemp_in(tmp && *tmp ? tmp : "/tmp", "pkgsmith-keyring.", err);
-    if (v->home == NULL || new_ctx(v->home, &v->ctx, err) != PS_OK) {
+    /* Importing public keys and verifying need no gpg-agent, and an agent
+     * started in this home outlives it: it kept a process running and
+     * could write into the directory while ps_verifier_free removed it,
+     * leaving it behind. */
+    static const char conf[] = "no-autostart\n";
+    char *conf_path = v->home ? ps_strdupf("%s/gpg.conf", v->home) : NULL;
+    ps_code rc = conf_path ? ps_file_write_unsynced(conf_path, conf, sizeof conf - 1, err)
+                           : ps_error_set(err, PS_ENOMEM, "out of memory");
+    free(conf_path);
+    if (rc != PS_OK || new_ctx(v->home, &v->ctx, err) != PS_OK) {
         ps_verifier_free(v);
         return NULL;
     }
