@@ -2,6 +2,12 @@
 """alloyfmt.py - what `alloy fmt -t` would say about an Alloy config file.
 
     alloyfmt.py [--syntax] FILE
+    alloyfmt.py --labels FILE
+
+--labels prints the stream labels the journal pipeline sets, one a line:
+"static NAME=VALUE" for each key of a loki.source.journal's labels,
+"rule SOURCE -> TARGET" for each replace rule of the loki.relabel blocks
+and "keep SOURCE REGEX" for each keep rule, in file order.
 
 Tests cannot run the real alloy, so this re-implements the part of it that
 matters for the files alloy-journal-loki-configure writes:
@@ -25,6 +31,7 @@ it parses); 1: a syntax error, or the layout differs (a unified diff
 against the layout alloy fmt prints is shown); 64: usage.
 """
 import difflib
+import json
 import sys
 
 KEYWORDS = {"true": "BOOL", "false": "BOOL", "null": "NULL"}
@@ -627,19 +634,63 @@ def alloy_fmt(src):
     return tabwriter(p.out) + "\n"
 
 
+def value(e):
+    """A literal, an array or an object as Python data; other expressions
+    as their source text."""
+    t = e["t"]
+    if t == "lit" and e["tok"].kind == "STRING":
+        s = e["tok"].text
+        return s[1:-1] if s.startswith("`") else json.loads(s)
+    if t == "array":
+        return [value(x) for x in e["elems"]]
+    if t == "object":
+        return [(value({"t": "lit", "tok": f["key"]}) if f["key"].kind == "STRING" else f["key"].text,
+                 value(f["value"])) for f in e["fields"]]
+    return first(e).text if first(e) is last(e) else None
+
+
+def labels(stmts):
+    out = []
+    for b in stmts:
+        if b["t"] != "block":
+            continue
+        name = ".".join(t.text for t in b["names"])
+        attrs = {s["name"].text: value(s["value"]) for s in b["body"] if s["t"] == "attr"}
+        if name == "loki.source.journal":
+            for k, v in attrs.get("labels") or []:
+                out.append("static %s=%s" % (k, v))
+        if name == "loki.relabel":
+            for r in b["body"]:
+                if r["t"] != "block" or r["names"][0].text != "rule":
+                    continue
+                a = {s["name"].text: value(s["value"]) for s in r["body"] if s["t"] == "attr"}
+                src = ",".join(a.get("source_labels") or [])
+                if a.get("action", "replace") == "replace":
+                    out.append("rule %s -> %s" % (src, a.get("target_label")))
+                else:
+                    out.append("%s %s %s" % (a["action"], src, a.get("regex")))
+    return out
+
+
 def main(argv):
     args = argv[1:]
-    syntax_only = False
+    syntax_only = show_labels = False
     if args and args[0] == "--syntax":
         syntax_only = True
         args = args[1:]
+    elif args and args[0] == "--labels":
+        show_labels = True
+        args = args[1:]
     if len(args) != 1:
-        print("usage: alloyfmt.py [--syntax] FILE", file=sys.stderr)
+        print("usage: alloyfmt.py [--syntax] FILE | --labels FILE", file=sys.stderr)
         return 64
     path = args[0]
     with open(path, encoding="utf-8") as f:
         src = f.read()
     try:
+        if show_labels:
+            print("\n".join(labels(Parser(lex(src)[0]).body("EOF"))))
+            return 0
         want = alloy_fmt(src)
     except SyntaxErr as e:
         print("%s:%d:%d: %s" % (path, e.line, e.col, e.msg), file=sys.stderr)
