@@ -18,7 +18,9 @@ until curl -fs -o /dev/null "http://127.0.0.1:$port/ready" || [ $i -ge 50 ]; do
     sleep 0.1
     i=$((i + 1))
 done
-printf 'loki.write "loki" {\n  endpoint {\n    url = "http://127.0.0.1:%s/loki/api/v1/push"\n  }\n}\n' "$port" >"$T/config.alloy"
+# In the layout alloy-journal-loki-configure writes (`alloy fmt`'s: tabs,
+# "=" aligned with spaces).
+printf 'loki.write "loki" {\n\tendpoint {\n\t\turl       = "http://127.0.0.1:%s/loki/api/v1/push"\n\t\ttenant_id = "t1"\n\t}\n}\n' "$port" >"$T/config.alloy"
 
 sh "$doctor" --config "$T/config.alloy" >"$T/text" 2>&1
 check_eq "doctor: exit 1 when a check fails (no alloy on this host)" 1 "$?"

@@ -67,14 +67,14 @@ in_root "$R" sh -c 'printf "%s\n" \
     "alloy-journal-loki alloy-journal-loki/journal_max_priority string 5" \
     "alloy-journal-loki alloy-journal-loki/loki_labels string env=prod,team=ops" | debconf-set-selections'
 check "settings: dpkg-reconfigure with every setting" in_root "$R" dpkg-reconfigure -fnoninteractive alloy-journal-loki
-check "settings: the full push URL wins" grep -q 'url = "https://logs.example.com:8443/loki/api/v1/push"' "$C"
+check "settings: the full push URL wins" grep -q 'url *= *"https://logs.example.com:8443/loki/api/v1/push"' "$C"
 check "settings: tenant" grep -q 'tenant_id = "tenant-1"' "$C"
 check "settings: basic auth by password_file" grep -q 'password_file = "/etc/alloy-journal-loki/password"' "$C"
 check "settings: the password is not in the config" sh -c "! grep -q s3cret '$C'"
 check_eq "settings: password file 0640 root:alloy" "640 root:alloy" "$(in_root "$R" stat -c '%a %U:%G' /etc/alloy-journal-loki/password)"
 check_eq "settings: password file content" "s3cret with spaces" "$(cat "$R/etc/alloy-journal-loki/password")"
 check "settings: priorities 0-5 kept" grep -q 'regex         = "\[0-5\]"' "$C"
-check "settings: extra labels" grep -q 'labels        = {job = "systemd-journal", env = "prod", team = "ops"}' "$C"
+check "settings: extra labels" grep -q 'labels        = {component = "loki.source.journal", job = "systemd-journal", "env" = "prod", "team" = "ops"}' "$C"
 check "settings: the config passes alloy validate" in_root "$R" alloy validate /etc/alloy-journal-loki/config.alloy
 check "backups: the previous config kept in /var/backups/alloy-journal-loki" \
     sh -c "ls '$R'/var/backups/alloy-journal-loki/config.alloy.* >/dev/null"
@@ -87,7 +87,7 @@ in_root "$R" alloy-journal-loki-configure --force >/dev/null 2>&1
 check "settings: adm membership on Debian" sh -c "chroot '$R' id -nG alloy | tr ' ' '\n' | grep -qx adm"
 cp "$C" "$T/config.2"
 in_root "$R" sh -c 'echo "alloy-journal-loki alloy-journal-loki/loki_labels string 9bad=x" | debconf-set-selections'
-check_fails "settings: a bad label name is refused" 1 "LOKI_LABELS: '9bad' is not a valid label name" \
+check_fails "settings: a bad label name is refused" 2 "LOKI_LABELS: '9bad' is not a valid label name" \
     in_root "$R" dpkg-reconfigure -fnoninteractive alloy-journal-loki
 check "settings: the previous config stays after a bad label" cmp "$C" "$T/config.2"
 in_root "$R" sh -c 'echo "alloy-journal-loki alloy-journal-loki/loki_labels string env=prod,team=ops" | debconf-set-selections'
@@ -96,7 +96,7 @@ check_fails "doctor: in the chroot, reports the stopped service and exits 1" 1 "
 check "doctor: the group and the config are fine" sh -c "chroot '$R' alloy-journal-loki-doctor | grep -Eq '^ok +journal-group' && chroot '$R' alloy-journal-loki-doctor | grep -Eq '^ok +config-valid'"
 
 in_root "$R" sh -c 'echo "alloy-journal-loki alloy-journal-loki/loki_host string bad_host!" | debconf-set-selections'
-check_fails "lifecycle: a bad preseeded host fails clearly" 1 "LOKI_HOST|host" \
+check_fails "lifecycle: a bad preseeded host fails clearly" 2 "LOKI_HOST|host" \
     in_root "$R" dpkg-reconfigure -fnoninteractive alloy-journal-loki
 check "lifecycle: the previous config stays" cmp "$C" "$T/config.2"
 in_root "$R" sh -c 'echo "alloy-journal-loki alloy-journal-loki/loki_host string loki-a.example.net" | debconf-set-selections'

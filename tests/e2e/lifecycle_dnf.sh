@@ -58,11 +58,11 @@ check "lifecycle: our config intact after alloy's upgrade" cmp "$C" "$T/config.2
 check_eq "lifecycle: alloy still runs our config" /etc/alloy-journal-loki/config.alloy "$(effective_config "$R")"
 
 printf 'LOKI_HOST=bad_host!\n' >"$S"
-check_fails "lifecycle: a bad host fails clearly" 1 "LOKI_HOST" in_root "$R" alloy-journal-loki-configure
+check_fails "lifecycle: a bad host fails clearly" 2 "LOKI_HOST" in_root "$R" alloy-journal-loki-configure
 check "lifecycle: the previous config stays" cmp "$C" "$T/config.2"
 printf 'LOKI_HOST=loki-b.example.net\n' >"$S"
 
-check_fails "settings: alloy's own conffile is refused as CONFIG_FILE" 1 "is alloy's own conffile" \
+check_fails "settings: alloy's own conffile is refused as CONFIG_FILE" 2 "is alloy's own conffile" \
     in_root "$R" alloy-journal-loki-configure --set CONFIG_FILE=/etc/alloy/config.alloy
 check "settings: CONFIG_FILE moves the config" \
     in_root "$R" alloy-journal-loki-configure --set CONFIG_FILE=/etc/alloy-journal-loki/journal.alloy
@@ -73,7 +73,7 @@ check "settings: the old config is gone (kept in the backups)" sh -c \
     "[ ! -e '$C' ] && ls '$R'/var/backups/alloy-journal-loki/config.alloy.* >/dev/null"
 check_fails "groups: a missing journal group is said clearly" 0 "group 'nosuchgroup' does not exist" \
     in_root "$R" alloy-journal-loki-configure --set JOURNAL_GROUP=nosuchgroup
-check_fails "settings: a bad SERVICE_USER is refused" 1 "SERVICE_USER and JOURNAL_GROUP must be" \
+check_fails "settings: a bad SERVICE_USER is refused" 2 "SERVICE_USER and JOURNAL_GROUP must be" \
     in_root "$R" alloy-journal-loki-configure --set "SERVICE_USER=Bad User"
 
 check "lifecycle: erase" in_dnf "$R" remove alloy-journal-loki
