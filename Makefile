@@ -22,20 +22,26 @@ else
 BUILD    := build/rel
 SAN      :=
 endif
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -Isrc/lib -MMD -MP
-ALL_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(SAN) $(PKG_CFLAGS) -Isrc/lib -MMD -MP
+# The library is one folder per subsystem (src/lib/README draws the layers);
+# every folder is on the include path, so an #include names only the header.
+LIB_DIRS := core build repo mirror bundle
+LIB_INC  := $(addprefix -Isrc/lib/,$(LIB_DIRS))
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) $(LIB_INC) -MMD -MP
+ALL_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(SAN) $(PKG_CFLAGS) $(LIB_INC) -MMD -MP
 # --as-needed: every library we do not call costs start-up time.
 LDFLAGS_ALL  = $(SAN) -Wl,--as-needed $(LDFLAGS)
 
-LIB_C    := $(wildcard src/lib/*.c)
-LIB_CXX  := $(wildcard src/lib/*.cc)
+LIB_C    := $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.c))
+LIB_CXX  := $(foreach d,$(LIB_DIRS),$(wildcard src/lib/$(d)/*.cc))
 CLI_C    := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_C:src/%.c=$(BUILD)/%.o) $(LIB_CXX:src/%.cc=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_C:src/%.c=$(BUILD)/%.o)
 LIBA     := $(BUILD)/libpkgsmith.a
 TOOL     := $(BUILD)/pkgsmith
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Unit tests mirror the library's folders (tests/unit/<folder>/test_*.c);
+# the binaries stay flat in $(BUILD)/tests/, where tests/run looks.
+UNIT_SRC := $(foreach d,$(LIB_DIRS),$(wildcard tests/unit/$(d)/test_*.c))
+UNIT_BIN := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 # libFuzzer harnesses (tests/fuzz/): the library again, built by clang with
 # coverage instrumentation and ASan+UBSan.
@@ -81,9 +87,11 @@ $(BUILD)/%.o: src/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALL_CXXFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBA)
+# vpath finds tests/unit/<folder>/test_X.c for $(BUILD)/tests/test_X.
+vpath test_%.c $(addprefix tests/unit/,$(LIB_DIRS))
+$(BUILD)/tests/%: %.c tests/unit/testutil.h $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka -lstdc++
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka -lstdc++
 
 # The signed packages of this repository.  Without PKGSMITH_SIGNING_KEY a
 # development key is made (once) in $(OUT)/gnupg.
@@ -101,18 +109,18 @@ fuzz: test-deps $(FUZZ_BIN)
 
 $(FUZZ_BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Isrc/lib -MMD -MP -c -o $@ $<
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) $(LIB_INC) -MMD -MP -c -o $@ $<
 
 $(FUZZ_BUILD)/%.o: src/%.cc
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) -std=c++17 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Isrc/lib -MMD -MP -c -o $@ $<
+	$(FUZZ_CXX) -std=c++17 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) $(LIB_INC) -MMD -MP -c -o $@ $<
 
 $(FUZZ_BUILD)/libpkgsmith.a: $(FUZZ_OBJ)
 	rm -f $@
 	ar rcs $@ $(FUZZ_OBJ)
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libpkgsmith.a
-	$(FUZZ_CXX) -x c -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer $(PKG_CFLAGS) -Isrc/lib -c -o $@.o $<
+	$(FUZZ_CXX) -x c -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer $(PKG_CFLAGS) $(LIB_INC) -c -o $@.o $<
 	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_BUILD)/libpkgsmith.a $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
