@@ -5,12 +5,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli_opt.h"
 #include "ps_error.h"
 
 typedef struct ps_command {
-    const char *name;
-    const char *summary;
-    const char *usage; /* man-style text for `pkgsmith help NAME` / --help */
+    const ps_cli_spec *spec; /* name, options, manual: the parser and the help */
+    const char *summary;     /* the line of `pkgsmith --help` */
     int (*run)(int argc, char **argv);
 } ps_command;
 

@@ -1,5 +1,5 @@
 /* pkgsmith build */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,15 +7,34 @@
 #include "cli.h"
 #include "ps_build.h"
 
-static const char USAGE[] =
-    "NAME\n"
-    "    pkgsmith build - build signed .deb and .rpm packages from debian/ and specs/\n"
-    "\n"
-    "SYNOPSIS\n"
+typedef struct build_cli {
+    const char *out, *format, *key, *home;
+    ps_strv sets;
+    int no_sign, json;
+} build_cli;
+
+static const ps_opt OPTS[] = {
+    {"out", 'o', PS_OPT_STRING, "DIR", "output directory (default: out)",
+     offsetof(build_cli, out), 0, 0},
+    {"format", 'f', PS_OPT_STRING, "LIST", "deb, rpm or deb,rpm (default: both)",
+     offsetof(build_cli, format), 0, 0},
+    {"set", 's', PS_OPT_LIST, "NAME=VALUE",
+     "override a build setting: version, release, or a\n"
+     "name declared in pkgsmith.settings (repeatable)", offsetof(build_cli, sets), 0, 0},
+    {"key", 'k', PS_OPT_STRING, "FPR",
+     "sign with this OpenPGP key (default:\n$PKGSMITH_SIGNING_KEY)", offsetof(build_cli, key), 0,
+     0},
+    {"gnupg-home", 0, PS_OPT_STRING, "DIR", "GnuPG home holding the key (default: $GNUPGHOME)",
+     offsetof(build_cli, home), 0, 0},
+    {"no-sign", 0, PS_OPT_FLAG, NULL, "build unsigned packages", offsetof(build_cli, no_sign), 0,
+     0},
+    PS_OPT_JSON(build_cli),
+    PS_OPT_END};
+
+static const ps_cli_spec SPEC = {
+    "build", "build signed .deb and .rpm packages from debian/ and specs/",
     "    pkgsmith build [--out DIR] [--format deb,rpm] [--set NAME=VALUE]...\n"
-    "                   [--key FPR | --no-sign] [--gnupg-home DIR] [--json] [SOURCE-DIR]\n"
-    "\n"
-    "DESCRIPTION\n"
+    "                   [--key FPR | --no-sign] [--gnupg-home DIR] [--json] [SOURCE-DIR]\n",
     "    Reads the package definitions of SOURCE-DIR (default: .) and writes\n"
     "    DIR/<name>_<version>_<arch>.deb for each binary stanza of debian/control\n"
     "    and DIR/<name>-<version>-<release>.<arch>.rpm for each specs/NAME.spec,\n"
@@ -26,26 +45,12 @@ static const char USAGE[] =
     "    none does.\n"
     "\n"
     "    Unsigned packages are byte-for-byte reproducible for the same inputs and\n"
-    "    SOURCE_DATE_EPOCH (default: the date of the changelog's top entry).\n"
-    "\n"
-    "OPTIONS\n"
-    "    -o, --out DIR         output directory (default: out)\n"
-    "    -f, --format LIST     deb, rpm or deb,rpm (default: both)\n"
-    "    -s, --set NAME=VALUE  override a build setting: version, release, or a\n"
-    "                          name declared in pkgsmith.settings (repeatable)\n"
-    "    -k, --key FPR         sign with this OpenPGP key (default:\n"
-    "                          $PKGSMITH_SIGNING_KEY)\n"
-    "        --gnupg-home DIR  GnuPG home holding the key (default: $GNUPGHOME)\n"
-    "        --no-sign         build unsigned packages\n"
-    "        --json            print the result as JSON on stdout\n"
-    "    -h, --help            show this text\n"
-    "\n"
-    "EXIT STATUS\n"
+    "    SOURCE_DATE_EPOCH (default: the date of the changelog's top entry).\n",
+    OPTS,
     "    0 built; 2 bad input (file and line named on stderr) or unusable key;\n"
-    "    1 other failures; 64 usage error.\n"
-    "\n"
-    "EXAMPLE\n"
-    "    pkgsmith build --out out --key \"$FPR\" --set loki_host=loki.example.com .\n";
+    "    1 other failures; 64 usage error.\n",
+    "    pkgsmith build --out out --key \"$FPR\" --set loki_host=loki.example.com .\n",
+    0};
 
 static int parse_formats(const char *list, unsigned *formats)
 {
@@ -75,63 +80,36 @@ static void print_json(const ps_strv *outputs)
     fputs("]}\n", stdout);
 }
 
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "pkgsmith build: %s%s%s\nsee 'pkgsmith help build'\n", msg,
-            arg ? ": " : "", arg ? arg : "");
-    return 64;
-}
-
 static int run(int argc, char **argv)
 {
-    enum { OPT_NO_SIGN = 256, OPT_JSON, OPT_HOME };
-    static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},   {"format", required_argument, NULL, 'f'},
-        {"set", required_argument, NULL, 's'},   {"key", required_argument, NULL, 'k'},
-        {"no-sign", no_argument, NULL, OPT_NO_SIGN},
-        {"gnupg-home", required_argument, NULL, OPT_HOME},
-        {"json", no_argument, NULL, OPT_JSON},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    ps_build_opts o = {0};
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int json = 0, c;
-    if (sets == NULL)
-        return 1;
-    o.sets = sets;
-    while ((c = getopt_long(argc, argv, "+o:f:s:k:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': o.outdir = optarg; break;
-        case 'f':
-            if (!parse_formats(optarg, &o.formats)) {
-                free(sets);
-                return usage_error("--format takes deb, rpm or deb,rpm", optarg);
-            }
-            break;
-        case 's': sets[o.nsets++] = optarg; break;
-        case 'k': o.key = optarg; break;
-        case OPT_NO_SIGN: o.no_sign = 1; break;
-        case OPT_HOME: o.gnupg_home = optarg; break;
-        case OPT_JSON: json = 1; break;
-        case 'h': fputs(USAGE, stdout); free(sets); return 0;
-        default: free(sets); return usage_error("bad option", NULL);
-        }
+    build_cli c = {0};
+    int first = 0, status = ps_cli_parse(&SPEC, argc, argv, &c, &first);
+    ps_build_opts o = {.outdir = c.out, .sets = (const char *const *)c.sets.v,
+                       .nsets = c.sets.n, .key = c.key, .gnupg_home = c.home,
+                       .no_sign = c.no_sign};
+    int json = c.json;
+    if (status < 0 && c.format && !parse_formats(c.format, &o.formats))
+        status = ps_cli_usage_error(&SPEC, "--format takes deb, rpm or deb,rpm", c.format);
+    if (status >= 0) {
+        ps_strv_free(&c.sets);
+        return status;
     }
-    if (argc - optind > 1) {
-        free(sets);
-        return usage_error("at most one SOURCE-DIR", argv[optind + 1]);
+    if (argc - first > 1) {
+        ps_strv_free(&c.sets);
+        return ps_cli_usage_error(&SPEC, "at most one SOURCE-DIR", argv[first + 1]);
     }
-    o.srcdir = optind < argc ? argv[optind] : ".";
+    o.srcdir = first < argc ? argv[first] : ".";
     if (o.key == NULL)
         o.key = getenv("PKGSMITH_SIGNING_KEY");
     if (o.key != NULL && *o.key == '\0')
         o.key = NULL;
     if (o.key != NULL && o.no_sign) {
-        free(sets);
-        return usage_error("--key and --no-sign exclude each other", NULL);
+        ps_strv_free(&c.sets);
+        return ps_cli_usage_error(&SPEC, "--key and --no-sign exclude each other", NULL);
     }
     ps_error err = {0};
     ps_strv outputs = {0};
-    int status = 0;
+    status = 0;
     if (!o.no_sign && o.key == NULL) {
         ps_error_set(&err, PS_EKEY,
                      "no signing key: pass --key FPR, set PKGSMITH_SIGNING_KEY, or use --no-sign");
@@ -145,8 +123,8 @@ static int run(int argc, char **argv)
             printf("%s\n", outputs.v[i]);
     }
     ps_strv_free(&outputs);
-    free(sets);
+    ps_strv_free(&c.sets);
     return status;
 }
 
-const ps_command ps_cmd_build = {"build", "build signed .deb and .rpm packages", USAGE, run};
+const ps_command ps_cmd_build = {&SPEC, "build signed .deb and .rpm packages", run};

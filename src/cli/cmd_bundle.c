@@ -1,5 +1,5 @@
 /* pkgsmith bundle */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +10,43 @@
 #include "ps_bundle.h"
 #include "ps_repo.h"
 
-static const char USAGE[] =
-    "NAME\n"
-    "    pkgsmith bundle - carry mirrors across an air gap on removable media\n"
-    "\n"
-    "SYNOPSIS\n"
+
+typedef struct opts {
+    const char *root, *out, *key, *home;
+    ps_strv mirrors, keys;
+    long since, wait;
+    int full, json;
+    uint64_t split;
+} opts;
+
+static const ps_opt OPTS[] = {
+    PS_OPT_ROOT(opts, "the repository (default /var/lib/pkgsmith)"),
+    {"mirror", 0, PS_OPT_LIST, "NAME", "export only this mirror (repeatable)",
+     offsetof(opts, mirrors), 0, 0},
+    {"since", 0, PS_OPT_NUMBER, "GEN", "export the changes since the export of GEN",
+     offsetof(opts, since), 1, 2147483647L},
+    {"full", 0, PS_OPT_FLAG, NULL, "export everything (the base of nothing)", offsetof(opts, full),
+     0, 0},
+    {"split", 0, PS_OPT_SIZE, "SIZE", "chunk size, e.g. 700M, 4G (at least 64K)",
+     offsetof(opts, split), 65536, 0},
+    {"out", 0, PS_OPT_STRING, "FILE", "the bundle to write", offsetof(opts, out), 0, 0},
+    {"key", 0, PS_OPT_STRING, "FPR", "transfer key (default: the repository's key)",
+     offsetof(opts, key), 0, 0},
+    {"gnupg-home", 0, PS_OPT_STRING, "DIR", "where the transfer key is", offsetof(opts, home), 0,
+     0},
+    {"transfer-key", 0, PS_OPT_LIST, "FILE", "a public key whose signature import accepts",
+     offsetof(opts, keys), 0, 0},
+    PS_OPT_WAIT(opts, "wait for a busy repository lock (default 0; -1: for ever)"),
+    PS_OPT_JSON(opts),
+    PS_OPT_END};
+
+static const ps_cli_spec SPEC = {
+    "bundle", "carry mirrors across an air gap on removable media",
     "    pkgsmith bundle export [--mirror NAME]... [--since GEN | --full]\n"
     "                           [--split SIZE] [--key FPR] [--gnupg-home DIR] --out FILE\n"
     "    pkgsmith bundle import [--transfer-key FILE]... FILE...\n"
     "    pkgsmith bundle list\n"
-    "    (all also take --root DIR, --wait SECONDS, --json, --help)\n"
-    "\n"
-    "DESCRIPTION\n"
+    "    (all also take --root DIR, --wait SECONDS, --json, --help)\n",
     "    export (connected side) writes a tar: a manifest signed with the\n"
     "    transfer key (default: the repository's signing key), the package\n"
     "    list, records and provenance of each mirror, and the package files\n"
@@ -44,44 +69,14 @@ static const char USAGE[] =
     "    an interrupted import is finished by running it again.  FILE.001\n"
     "    alone finds the other chunks.\n"
     "\n"
-    "    list shows every export and import of the repository.\n"
-    "\n"
-    "OPTIONS\n"
-    "    --root DIR            the repository (default /var/lib/pkgsmith)\n"
-    "    --mirror NAME         export only this mirror (repeatable)\n"
-    "    --since GEN           export the changes since the export of GEN\n"
-    "    --full                export everything (the base of nothing)\n"
-    "    --split SIZE          chunk size, e.g. 700M, 4G (at least 64K)\n"
-    "    --out FILE            the bundle to write\n"
-    "    --key FPR             transfer key (default: the repository's key)\n"
-    "    --gnupg-home DIR      where the transfer key is\n"
-    "    --transfer-key FILE   a public key whose signature import accepts\n"
-    "    --wait SECONDS        wait for a busy repository lock (default 0)\n"
-    "    --json                print the result as JSON on stdout\n"
-    "\n"
-    "EXIT STATUS\n"
+    "    list shows every export and import of the repository.\n",
+    OPTS,
     "    0 done (or nothing to do); 1 verification or I/O failure (nothing\n"
     "    published); 2 bad input, missing base, or key problem; 64 usage\n"
-    "    error; 75 the repository is locked.\n"
-    "\n"
-    "EXAMPLE\n"
+    "    error; 75 the repository is locked.\n",
     "    pkgsmith bundle export --root /srv/repo --split 4G --out /media/usb/alloy.tar\n"
-    "    pkgsmith bundle import --root /srv/offline /media/usb/alloy.tar.001\n";
-
-typedef struct opts {
-    const char *root, *out, *key, *home;
-    ps_strv mirrors, keys;
-    long since;
-    int full, wait, json;
-    uint64_t split;
-} opts;
-
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "pkgsmith bundle: %s%s%s\nsee 'pkgsmith help bundle'\n", msg,
-            arg ? ": " : "", arg ? arg : "");
-    return 64;
-}
+    "    pkgsmith bundle import --root /srv/offline /media/usb/alloy.tar.001\n",
+    1};
 
 typedef struct bar {
     const char *what;
@@ -127,7 +122,7 @@ static int do_export(opts *o)
     bar b = {"export", ps_now()};
     int tty = isatty(STDERR_FILENO) && !o->json;
     ps_bundle_export_opts eo = {o->root, (const char *const *)o->mirrors.v, o->mirrors.n,
-                                o->full, o->since, o->split, o->out, o->key, o->home, o->wait,
+                                o->full, o->since, o->split, o->out, o->key, o->home, (int)o->wait,
                                 tty ? draw : NULL, &b};
     ps_bundle_result r;
     ps_error err = {0};
@@ -162,7 +157,7 @@ static int do_import(opts *o, int argc, char **argv)
     bar b = {"import", ps_now()};
     int tty = isatty(STDERR_FILENO) && !o->json;
     ps_bundle_import_opts io = {o->root, (const char *const *)argv, (size_t)argc,
-                                (const char *const *)o->keys.v, o->keys.n, o->wait,
+                                (const char *const *)o->keys.v, o->keys.n, (int)o->wait,
                                 tty ? draw : NULL, &b};
     ps_bundle_result r;
     ps_error err = {0};
@@ -225,77 +220,39 @@ static int do_list(opts *o)
     return 0;
 }
 
-static int parse_opt(opts *o, int c, const char *arg)
-{
-    char *end = NULL;
-    switch (c) {
-    case 'r': o->root = arg; return 0;
-    case 'm': return ps_strv_add(&o->mirrors, arg, NULL) == PS_OK ? 0 : 1;
-    case 't': return ps_strv_add(&o->keys, arg, NULL) == PS_OK ? 0 : 1;
-    case 's': o->since = strtol(arg, &end, 10); return *end || o->since < 1 ? 64 : 0;
-    case 'f': o->full = 1; return 0;
-    case 'S': return ps_parse_size(arg, &o->split) == 0 && o->split >= 65536 ? 0 : 64;
-    case 'o': o->out = arg; return 0;
-    case 'k': o->key = arg; return 0;
-    case 'g': o->home = arg; return 0;
-    case 'w': o->wait = (int)strtol(arg, &end, 10); return *end ? 64 : 0;
-    case 'j': o->json = 1; return 0;
-    default: return 64;
-    }
-}
-
 static int dispatch(opts *o, const char *sub, int nargs, char **args)
 {
     if (strcmp(sub, "export") == 0) {
         if (nargs)
-            return usage_error("export takes no arguments", args[0]);
+            return ps_cli_usage_error(&SPEC, "export takes no arguments", args[0]);
         if (o->out == NULL)
-            return usage_error("export needs --out FILE", NULL);
+            return ps_cli_usage_error(&SPEC, "export needs --out FILE", NULL);
         if (o->full && o->since)
-            return usage_error("--full and --since exclude each other", NULL);
+            return ps_cli_usage_error(&SPEC, "--full and --since exclude each other", NULL);
         return do_export(o);
     }
     if (strcmp(sub, "import") == 0)
-        return nargs ? do_import(o, nargs, args) : usage_error("import needs a bundle", NULL);
+        return nargs ? do_import(o, nargs, args)
+                     : ps_cli_usage_error(&SPEC, "import needs a bundle", NULL);
     if (strcmp(sub, "list") == 0)
-        return nargs ? usage_error("list takes no arguments", args[0]) : do_list(o);
-    return usage_error("unknown subcommand", sub);
+        return nargs ? ps_cli_usage_error(&SPEC, "list takes no arguments", args[0]) : do_list(o);
+    return ps_cli_usage_error(&SPEC, "unknown subcommand", sub);
 }
 
 static int run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"root", required_argument, NULL, 'r'},  {"mirror", required_argument, NULL, 'm'},
-        {"since", required_argument, NULL, 's'}, {"full", no_argument, NULL, 'f'},
-        {"split", required_argument, NULL, 'S'}, {"out", required_argument, NULL, 'o'},
-        {"key", required_argument, NULL, 'k'},   {"gnupg-home", required_argument, NULL, 'g'},
-        {"transfer-key", required_argument, NULL, 't'},
-        {"wait", required_argument, NULL, 'w'},  {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
+        ps_cli_usage(&SPEC, argc < 2 ? stderr : stdout);
         return argc < 2 ? 64 : 0;
     }
     opts o = {.root = getenv("PKGSMITH_REPO_ROOT")};
     if (o.root == NULL || *o.root == '\0')
         o.root = PS_REPO_DEFAULT_ROOT;
-    int c, status = 0;
-    optind = 1;
-    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(USAGE, stdout);
-            ps_strv_free(&o.mirrors), ps_strv_free(&o.keys);
-            return 0;
-        }
-        status = parse_opt(&o, c, optarg);
-    }
-    if (status != 0)
-        status = usage_error("bad option or value", NULL);
-    else
-        status = dispatch(&o, argv[1], argc - 1 - optind, argv + 1 + optind);
+    int first = 0, status = ps_cli_parse(&SPEC, argc - 1, argv + 1, &o, &first);
+    if (status < 0)
+        status = dispatch(&o, argv[1], argc - 1 - first, argv + 1 + first);
     ps_strv_free(&o.mirrors), ps_strv_free(&o.keys);
     return status;
 }
 
-const ps_command ps_cmd_bundle = {"bundle", "carry mirrors across an air gap (export/import)",
-                                  USAGE, run};
+const ps_command ps_cmd_bundle = {&SPEC, "carry mirrors across an air gap (export/import)", run};

@@ -1,5 +1,5 @@
 /* pkgsmith mirror */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +10,49 @@
 #include "ps_mirror.h"
 #include "ps_repo.h"
 
-static const char USAGE[] =
-    "NAME\n"
-    "    pkgsmith mirror - sync upstream apt and rpm repositories into ours\n"
-    "\n"
-    "SYNOPSIS\n"
+
+typedef struct opts {
+    const char *root, *config, *metrics;
+    long wait, connections, retries;
+    int json, force, verbose;
+    uint64_t rate;
+} opts;
+
+/* --retries before it is given: the library's default then applies. */
+#define RETRIES_UNSET (-2L)
+
+static const ps_opt OPTS[] = {
+    PS_OPT_ROOT(opts, "the repository (default /var/lib/pkgsmith)"),
+    {"config", 0, PS_OPT_STRING, "DIR", "mirror definitions (default /etc/pkgsmith/mirrors.d)",
+     offsetof(opts, config), 0, 0},
+    PS_OPT_WAIT(opts, "wait for a busy lock (default 0: refuse; -1: for ever)"),
+    {"force", 0, PS_OPT_FLAG, NULL, "accept an index that shrank past Max-Shrink",
+     offsetof(opts, force), 0, 0},
+    {"connections", 0, PS_OPT_NUMBER, "N", "parallel downloads (overrides Connections)",
+     offsetof(opts, connections), 1, 64},
+    {"rate-limit", 0, PS_OPT_SIZE, "SIZE", "bytes per second over all downloads, e.g. 10M",
+     offsetof(opts, rate), 0, 0},
+    {"retries", 0, PS_OPT_NUMBER, "N",
+     "attempts after a failed request (default 4; 0: none);\n"
+     "5xx, 429 (Retry-After honoured), timeouts, drops",
+     offsetof(opts, retries), 0, 100},
+    {"metrics-file", 0, PS_OPT_STRING, "PATH", "write Prometheus metrics (node_exporter textfile)",
+     offsetof(opts, metrics), 0, 0},
+    PS_OPT_JSON(opts),
+    {"verbose", 0, PS_OPT_FLAG, NULL,
+     "print the one-line summary per mirror even when\n"
+     "stdout is not a terminal (by default a sync run\n"
+     "by cron or a timer prints only errors)",
+     offsetof(opts, verbose), 0, 0},
+    PS_OPT_END};
+
+static const ps_cli_spec SPEC = {
+    "mirror", "sync upstream apt and rpm repositories into ours",
     "    pkgsmith mirror sync [--force] [--connections N] [--rate-limit SIZE]\n"
     "                         [--retries N]\n"
     "                         [--metrics-file PATH] [NAME...]\n"
     "    pkgsmith mirror status [NAME...]\n"
-    "    (both also take --root DIR, --config DIR, --wait SECONDS, --json, --help)\n"
-    "\n"
-    "DESCRIPTION\n"
+    "    (both also take --root DIR, --config DIR, --wait SECONDS, --json, --help)\n",
     "    Mirrors are deb822 files, CONFIG/*.mirror (default\n"
     "    /etc/pkgsmith/mirrors.d, or $PKGSMITH_MIRROR_CONFIG), one stanza each:\n"
     "      Name, Type (apt|rpm), URIs, Suites, Components, Architectures,\n"
@@ -48,44 +79,14 @@ static const char USAGE[] =
     "    to each generation (generations/N/provenance/NAME/).\n"
     "\n"
     "    status shows each mirror's last sync, its upstream Date and\n"
-    "    Valid-Until, and the key that signed it.\n"
-    "\n"
-    "OPTIONS\n"
-    "    --root DIR          the repository (default /var/lib/pkgsmith)\n"
-    "    --config DIR        mirror definitions (default /etc/pkgsmith/mirrors.d)\n"
-    "    --wait SECONDS      wait for a busy lock (default 0: refuse; -1: for ever)\n"
-    "    --force             accept an index that shrank past Max-Shrink\n"
-    "    --connections N     parallel downloads (overrides Connections)\n"
-    "    --rate-limit SIZE   bytes per second over all downloads, e.g. 10M\n"
-    "    --retries N         attempts after a failed request (default 4; 0: none);\n"
-    "                        5xx, 429 (Retry-After honoured), timeouts, drops\n"
-    "    --metrics-file PATH write Prometheus metrics (node_exporter textfile)\n"
-    "    --json              print a summary as JSON on stdout\n"
-    "    --verbose           print the one-line summary per mirror even when\n"
-    "                        stdout is not a terminal (by default a sync run\n"
-    "                        by cron or a timer prints only errors)\n"
-    "\n"
-    "EXIT STATUS\n"
+    "    Valid-Until, and the key that signed it.\n",
+    OPTS,
     "    0 every mirror synced; 1 a sync failed (a signature, hash or download:\n"
     "    named on stderr); 2 bad configuration or key; 64 usage error; 75 a\n"
-    "    lock is held by another sync.\n"
-    "\n"
-    "EXAMPLE\n"
+    "    lock is held by another sync.\n",
     "    pkgsmith mirror sync --root /srv/repo --config /etc/pkgsmith/mirrors.d\n"
-    "    pkgsmith mirror status --root /srv/repo\n";
-
-typedef struct opts {
-    const char *root, *config, *metrics;
-    int wait, json, force, connections, retries, verbose;
-    uint64_t rate;
-} opts;
-
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "pkgsmith mirror: %s%s%s\nsee 'pkgsmith help mirror'\n", msg,
-            arg ? ": " : "", arg ? arg : "");
-    return 64;
-}
+    "    pkgsmith mirror status --root /srv/repo\n",
+    1};
 
 static void json_kv(const char *k, const char *v, int comma)
 {
@@ -223,8 +224,8 @@ static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
         printf("{\"mirrors\":[");
     for (size_t i = 0; res && ok && i < n; i++) {
         bar b = {ps_mirror_conf_name(list[i]), ps_now()};
-        ps_mirror_opts mo = {o->root, o->wait, o->force, o->connections, o->rate, 0,
-                             o->retries, tty ? draw : NULL, &b};
+        ps_mirror_opts mo = {o->root, (int)o->wait, o->force, (int)o->connections, o->rate, 0,
+                             (int)o->retries, tty ? draw : NULL, &b};
         ps_error err = {0};
         if (ps_mirror_sync(list[i], &mo, &res[i], &err) == PS_OK) {
             ok[i] = 1;
@@ -316,69 +317,34 @@ static int do_status(opts *o, const ps_mirror_conf **list, size_t n)
 
 /* ---- dispatch ------------------------------------------------------- */
 
-static int parse_opt(opts *o, int c, const char *arg)
-{
-    char *end = NULL;
-    switch (c) {
-    case 'r': o->root = arg; return 0;
-    case 'C': o->config = arg; return 0;
-    case 'w': o->wait = (int)strtol(arg, &end, 10); return *end ? 64 : 0;
-    case 'f': o->force = 1; return 0;
-    case 'n': o->connections = (int)strtol(arg, &end, 10);
-        return *end || o->connections < 1 || o->connections > 64 ? 64 : 0;
-    case 'l': return ps_parse_size(arg, &o->rate) == 0 ? 0 : 64;
-    case 'm': o->metrics = arg; return 0;
-    case 't': o->retries = (int)strtol(arg, &end, 10);
-        if (*end || o->retries < 0 || o->retries > 100)
-            return 64;
-        o->retries = o->retries ? o->retries : -1; /* 0: none; unset: the default */
-        return 0;
-    case 'j': o->json = 1; return 0;
-    case 'v': o->verbose = 1; return 0;
-    default: return 64;
-    }
-}
-
 static int run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"root", required_argument, NULL, 'r'},        {"config", required_argument, NULL, 'C'},
-        {"wait", required_argument, NULL, 'w'},        {"force", no_argument, NULL, 'f'},
-        {"connections", required_argument, NULL, 'n'}, {"rate-limit", required_argument, NULL, 'l'},
-        {"metrics-file", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
-        {"retries", required_argument, NULL, 't'},    {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
+        ps_cli_usage(&SPEC, argc < 2 ? stderr : stdout);
         return argc < 2 ? 64 : 0;
     }
     int is_sync = strcmp(argv[1], "sync") == 0;
     if (!is_sync && strcmp(argv[1], "status") != 0)
-        return usage_error("unknown subcommand", argv[1]);
-    opts o = {.root = getenv("PKGSMITH_REPO_ROOT"), .config = getenv("PKGSMITH_MIRROR_CONFIG")};
+        return ps_cli_usage_error(&SPEC, "unknown subcommand", argv[1]);
+    opts o = {.root = getenv("PKGSMITH_REPO_ROOT"), .config = getenv("PKGSMITH_MIRROR_CONFIG"),
+              .retries = RETRIES_UNSET};
     if (o.root == NULL || *o.root == '\0')
         o.root = PS_REPO_DEFAULT_ROOT;
     if (o.config == NULL || *o.config == '\0')
         o.config = PS_MIRROR_DEFAULT_CONFIG;
-    int c, status = 0;
-    optind = 1;
-    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(USAGE, stdout);
-            return 0;
-        }
-        status = parse_opt(&o, c, optarg);
-    }
-    if (status != 0)
-        return usage_error("bad option or value", NULL);
+    int first = 0, status = ps_cli_parse(&SPEC, argc - 1, argv + 1, &o, &first);
+    if (status >= 0)
+        return status;
+    /* the library: 0 is its default, -1 no retry at all */
+    o.retries = o.retries == RETRIES_UNSET ? 0 : o.retries == 0 ? -1 : o.retries;
     ps_error err = {0};
     ps_mirror_set *set = ps_mirror_set_load(o.config, &err);
     if (set == NULL)
         return ps_cli_fail("mirror", &err, o.json);
     const ps_mirror_conf **list = NULL;
     size_t n = 0;
-    int nargs = argc - 1 - optind;
-    status = pick(set, nargs, argv + 1 + optind, &list, &n);
+    int nargs = argc - 1 - first;
+    status = pick(set, nargs, argv + 1 + first, &list, &n);
     if (status == 0 && n == 0) {
         fprintf(stderr, "pkgsmith mirror: error: no *.mirror files in %s\n", o.config);
         status = 2;
@@ -390,5 +356,4 @@ static int run(int argc, char **argv)
     return status;
 }
 
-const ps_command ps_cmd_mirror = {"mirror", "sync upstream apt and rpm repositories into ours",
-                                  USAGE, run};
+const ps_command ps_cmd_mirror = {&SPEC, "sync upstream apt and rpm repositories into ours", run};

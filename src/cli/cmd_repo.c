@@ -1,5 +1,5 @@
 /* pkgsmith repo */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +8,53 @@
 #include "ps_build.h"
 #include "ps_repo.h"
 
-static const char USAGE[] =
-    "NAME\n"
-    "    pkgsmith repo - a signed apt + rpm repository, published atomically\n"
-    "\n"
-    "SYNOPSIS\n"
+
+typedef struct opts {
+    const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
+    ps_strv suites, components, archs, rpm_repos;
+    long valid_days, keep, wait;
+    int json, no_sign;
+} opts;
+
+static const ps_opt OPTS[] = {
+    PS_OPT_ROOT(opts, "repository state (default /var/lib/pkgsmith)"),
+    PS_OPT_WAIT(opts, "wait this long for another pkgsmith's lock\n"
+                      "(default 0: refuse at once; -1: for ever)"),
+    PS_OPT_JSON(opts),
+    {"key", 0, PS_OPT_STRING, "FPR", "init: signing key (default $PKGSMITH_SIGNING_KEY)",
+     offsetof(opts, key), 0, 0},
+    {"gnupg-home", 0, PS_OPT_STRING, "DIR", "init: GnuPG home holding it (default: $GNUPGHOME)",
+     offsetof(opts, home), 0, 0},
+    {"suite", 0, PS_OPT_LIST, "S", "init: repeatable; add, remove: the target",
+     offsetof(opts, suites), 0, 0},
+    {"component", 0, PS_OPT_LIST, "C", "init: repeatable; add: the target",
+     offsetof(opts, components), 0, 0},
+    {"arch", 0, PS_OPT_LIST, "A", "init: repeatable", offsetof(opts, archs), 0, 0},
+    {"rpm-repo", 0, PS_OPT_LIST, "NAME", "init: repeatable; add, remove: the target",
+     offsetof(opts, rpm_repos), 0, 0},
+    {"valid-days", 0, PS_OPT_NUMBER, "N", "init: Valid-Until = publish time + N days (7)",
+     offsetof(opts, valid_days), 1, 2147483647L},
+    {"keep", 0, PS_OPT_NUMBER, "N", "init: generations kept (5)", offsetof(opts, keep), 1,
+     2147483647L},
+    {"origin", 0, PS_OPT_STRING, "O", "init: the Origin field of Release", offsetof(opts, origin),
+     0, 0},
+    {"label", 0, PS_OPT_STRING, "L", "init: the Label field of Release", offsetof(opts, label), 0,
+     0},
+    {"url", 0, PS_OPT_STRING, "URL", "init: base URL clients use", offsetof(opts, url), 0, 0},
+    {"org", 0, PS_OPT_STRING, "NAME", "init: name of the client package (NAME-repo)",
+     offsetof(opts, org), 0, 0},
+    {"out", 0, PS_OPT_STRING, "DIR", "client-package: output directory (default: out)",
+     offsetof(opts, out), 0, 0},
+    {"version", 0, PS_OPT_STRING, "V", "client-package: its version (default 1.0)",
+     offsetof(opts, version), 0, 0},
+    {"no-sign", 0, PS_OPT_FLAG, NULL,
+     "client-package: unsigned (to compare two builds, then\n"
+     "'pkgsmith sign'); SOURCE_DATE_EPOCH fixes its date",
+     offsetof(opts, no_sign), 0, 0},
+    PS_OPT_END};
+
+static const ps_cli_spec SPEC = {
+    "repo", "a signed apt + rpm repository, published atomically",
     "    pkgsmith repo init [--suite S]... [--component C]... [--arch A]...\n"
     "                       [--rpm-repo NAME]... [--key FPR] [--gnupg-home DIR]\n"
     "                       [--valid-days N] [--keep N] [--origin O] [--label L]\n"
@@ -26,9 +68,7 @@ static const char USAGE[] =
     "    pkgsmith repo verify [GEN]\n"
     "    pkgsmith repo client-package [--out DIR] [--version V] [--no-sign]\n"
     "    (every subcommand also takes --root DIR, --json and --help; add,\n"
-    "    remove, publish, rollback and client-package take --wait SECONDS)\n"
-    "\n"
-    "DESCRIPTION\n"
+    "    remove, publish, rollback and client-package take --wait SECONDS)\n",
     "    The repository lives under --root (default /var/lib/pkgsmith, or\n"
     "    $PKGSMITH_REPO_ROOT).  init writes ROOT/repo.conf (deb822: suites,\n"
     "    components, architectures, rpm repos, Signing-Key, Valid-Days,\n"
@@ -54,46 +94,14 @@ static const char USAGE[] =
     "\n"
     "    client-package builds ORG-repo (.deb and .rpm, signed) that installs\n"
     "    the public key, a deb822 .sources file (Signed-By) and a yum .repo\n"
-    "    file (gpgcheck=1, repo_gpgcheck=1) pointing at Base-URL.\n"
-    "\n"
-    "OPTIONS\n"
-    "    --root DIR         repository state (default /var/lib/pkgsmith)\n"
-    "    --wait SECONDS     wait this long for another pkgsmith's lock\n"
-    "                       (default 0: refuse at once; -1: for ever)\n"
-    "    --json             print the result as JSON on stdout\n"
-    "    --key FPR          init: signing key (default $PKGSMITH_SIGNING_KEY)\n"
-    "    --gnupg-home DIR   init: GnuPG home holding it (default: $GNUPGHOME)\n"
-    "    --suite, --component, --arch, --rpm-repo   (init: repeatable)\n"
-    "    --valid-days N     init: Valid-Until = publish time + N days (7)\n"
-    "    --keep N           init: generations kept (5)\n"
-    "    --url URL          init: base URL clients use\n"
-    "    --org NAME         init: name of the client package (NAME-repo)\n"
-    "    --out DIR          client-package: output directory (default: out)\n"
-    "    --no-sign          client-package: unsigned (to compare two builds, then\n"
-    "                       'pkgsmith sign'); SOURCE_DATE_EPOCH fixes its date\n"
-    "\n"
-    "EXIT STATUS\n"
+    "    file (gpgcheck=1, repo_gpgcheck=1) pointing at Base-URL.\n",
+    OPTS,
     "    0 success; 1 failure (verify: a mismatch, named on stderr); 2 bad\n"
-    "    input or unusable key; 64 usage error; 75 the repository is locked.\n"
-    "\n"
-    "EXAMPLE\n"
+    "    input or unusable key; 64 usage error; 75 the repository is locked.\n",
     "    pkgsmith repo init --root /srv/repo --key \"$FPR\" --url http://repo.example.com\n"
     "    pkgsmith repo add --root /srv/repo out/*.deb out/*.rpm\n"
-    "    pkgsmith repo publish --root /srv/repo && pkgsmith repo verify --root /srv/repo\n";
-
-typedef struct opts {
-    const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
-    ps_strv suites, components, archs, rpm_repos;
-    long valid_days;
-    int keep, wait, json, no_sign;
-} opts;
-
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "pkgsmith repo: %s%s%s\nsee 'pkgsmith help repo'\n", msg, arg ? ": " : "",
-            arg ? arg : "");
-    return 64;
-}
+    "    pkgsmith repo publish --root /srv/repo && pkgsmith repo verify --root /srv/repo\n",
+    0};
 
 static int fail(const ps_error *err, int json)
 {
@@ -111,12 +119,12 @@ static void json_kv(const char *k, const char *v, int comma)
 static int do_init(opts *o, int argc, char **argv)
 {
     if (argc != 0)
-        return usage_error("init takes no arguments", argv[0]);
+        return ps_cli_usage_error(&SPEC, "init takes no arguments", argv[0]);
     ps_repo_init_opts io = {
         (const char *const *)o->suites.v, o->suites.n, (const char *const *)o->components.v,
         o->components.n, (const char *const *)o->archs.v, o->archs.n,
         (const char *const *)o->rpm_repos.v, o->rpm_repos.n, o->key, o->home, o->valid_days,
-        o->keep, o->origin, o->label, o->url, o->org};
+        (int)o->keep, o->origin, o->label, o->url, o->org};
     ps_error err = {0};
     if (ps_repo_init(o->root, &io, &err) != PS_OK)
         return fail(&err, o->json);
@@ -162,9 +170,9 @@ static void print_added(const opts *o, const ps_repo_added_list *l)
 static int do_add(opts *o, int argc, char **argv)
 {
     if (argc == 0)
-        return usage_error("add needs at least one FILE", NULL);
+        return ps_cli_usage_error(&SPEC, "add needs at least one FILE", NULL);
     ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
     if (r == NULL)
         return fail(&err, o->json);
     ps_repo_added_list l = {0};
@@ -182,9 +190,9 @@ static int do_add(opts *o, int argc, char **argv)
 static int do_remove(opts *o, int argc, char **argv)
 {
     if (argc == 0)
-        return usage_error("remove needs NAME[=VERSION]", NULL);
+        return ps_cli_usage_error(&SPEC, "remove needs NAME[=VERSION]", NULL);
     ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
     if (r == NULL)
         return fail(&err, o->json);
     ps_repo_target t = target_of(o);
@@ -206,7 +214,7 @@ static int do_remove(opts *o, int argc, char **argv)
 static int do_list(opts *o, int argc, char **argv)
 {
     if (argc != 0)
-        return usage_error("list takes no arguments", argv[0]);
+        return ps_cli_usage_error(&SPEC, "list takes no arguments", argv[0]);
     ps_error err = {0};
     ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
     if (r == NULL)
@@ -236,9 +244,9 @@ static int do_list(opts *o, int argc, char **argv)
 static int do_publish(opts *o, int argc, char **argv)
 {
     if (argc != 0)
-        return usage_error("publish takes no arguments", argv[0]);
+        return ps_cli_usage_error(&SPEC, "publish takes no arguments", argv[0]);
     ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
     if (r == NULL)
         return fail(&err, o->json);
     ps_repo_published p;
@@ -262,7 +270,7 @@ static int do_publish(opts *o, int argc, char **argv)
 static int do_generations(opts *o, int argc, char **argv)
 {
     if (argc != 0)
-        return usage_error("generations takes no arguments", argv[0]);
+        return ps_cli_usage_error(&SPEC, "generations takes no arguments", argv[0]);
     ps_error err = {0};
     ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
     ps_repo_gen *g = NULL;
@@ -296,9 +304,9 @@ static int gen_arg(int argc, char **argv, long *gen)
     char *end = NULL;
     *gen = 0;
     if (argc > 1)
-        return usage_error("at most one GEN", argv[1]);
+        return ps_cli_usage_error(&SPEC, "at most one GEN", argv[1]);
     if (argc == 1 && ((*gen = strtol(argv[0], &end, 10)) <= 0 || *end != '\0'))
-        return usage_error("GEN must be a generation number", argv[0]);
+        return ps_cli_usage_error(&SPEC, "GEN must be a generation number", argv[0]);
     return 0;
 }
 
@@ -309,7 +317,7 @@ static int do_rollback(opts *o, int argc, char **argv)
     if (status != 0)
         return status;
     ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
     long from = r ? ps_repo_current(r) : 0;
     if (r == NULL || ps_repo_rollback(r, gen, &to, &err) != PS_OK)
         status = fail(&err, o->json);
@@ -344,9 +352,9 @@ static int do_verify(opts *o, int argc, char **argv)
 static int do_client(opts *o, int argc, char **argv)
 {
     if (argc != 0)
-        return usage_error("client-package takes no arguments", argv[0]);
+        return ps_cli_usage_error(&SPEC, "client-package takes no arguments", argv[0]);
     ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, o->wait, &err);
+    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
     char *src = r ? ps_strdupf("%s/tmp/client-package", o->root) : NULL;
     ps_strv outputs = {0};
     int status = 0;
@@ -398,75 +406,29 @@ static void opts_free(opts *o)
     ps_strv_free(&o->archs), ps_strv_free(&o->rpm_repos);
 }
 
-static int parse_opt(opts *o, int c, const char *arg)
-{
-    char *end = NULL;
-    switch (c) {
-    case 'r': o->root = arg; return 0;
-    case 'k': o->key = arg; return 0;
-    case 'g': o->home = arg; return 0;
-    case 's': return ps_strv_add(&o->suites, arg, NULL) == PS_OK ? 0 : 1;
-    case 'c': return ps_strv_add(&o->components, arg, NULL) == PS_OK ? 0 : 1;
-    case 'a': return ps_strv_add(&o->archs, arg, NULL) == PS_OK ? 0 : 1;
-    case 'p': return ps_strv_add(&o->rpm_repos, arg, NULL) == PS_OK ? 0 : 1;
-    case 'V': o->valid_days = strtol(arg, &end, 10); return *end || o->valid_days < 1 ? 64 : 0;
-    case 'K': o->keep = (int)strtol(arg, &end, 10); return *end || o->keep < 1 ? 64 : 0;
-    case 'w': o->wait = (int)strtol(arg, &end, 10); return *end ? 64 : 0;
-    case 'O': o->origin = arg; return 0;
-    case 'L': o->label = arg; return 0;
-    case 'u': o->url = arg; return 0;
-    case 'z': o->org = arg; return 0;
-    case 'o': o->out = arg; return 0;
-    case 'v': o->version = arg; return 0;
-    case 'j': o->json = 1; return 0;
-    case 'N': o->no_sign = 1; return 0;
-    default: return 64;
-    }
-}
-
 static int run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"root", required_argument, NULL, 'r'},      {"key", required_argument, NULL, 'k'},
-        {"gnupg-home", required_argument, NULL, 'g'}, {"suite", required_argument, NULL, 's'},
-        {"component", required_argument, NULL, 'c'},  {"arch", required_argument, NULL, 'a'},
-        {"rpm-repo", required_argument, NULL, 'p'},   {"valid-days", required_argument, NULL, 'V'},
-        {"keep", required_argument, NULL, 'K'},       {"wait", required_argument, NULL, 'w'},
-        {"origin", required_argument, NULL, 'O'},     {"label", required_argument, NULL, 'L'},
-        {"url", required_argument, NULL, 'u'},        {"org", required_argument, NULL, 'z'},
-        {"out", required_argument, NULL, 'o'},        {"version", required_argument, NULL, 'v'},
-        {"json", no_argument, NULL, 'j'},             {"help", no_argument, NULL, 'h'},
-        {"no-sign", no_argument, NULL, 'N'},          {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
+        ps_cli_usage(&SPEC, argc < 2 ? stderr : stdout);
         return argc < 2 ? 64 : 0;
     }
     const sub *s = SUBS;
     while (s->name && strcmp(s->name, argv[1]) != 0)
         s++;
     if (s->name == NULL)
-        return usage_error("unknown subcommand", argv[1]);
+        return ps_cli_usage_error(&SPEC, "unknown subcommand", argv[1]);
     opts o = {.root = getenv("PKGSMITH_REPO_ROOT"), .key = getenv("PKGSMITH_SIGNING_KEY")};
     if (o.root == NULL || *o.root == '\0')
         o.root = PS_REPO_DEFAULT_ROOT;
-    int c, status = 0;
-    optind = 1;
-    while (status == 0 && (c = getopt_long(argc - 1, argv + 1, "+h", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(USAGE, stdout);
-            opts_free(&o);
-            return 0;
-        }
-        status = parse_opt(&o, c, optarg);
-    }
-    if (status != 0) {
+    int first = 0, status = ps_cli_parse(&SPEC, argc - 1, argv + 1, &o, &first);
+    if (status >= 0) {
         opts_free(&o);
-        return usage_error("bad option or value", NULL);
+        return status;
     }
-    status = s->run(&o, argc - 1 - optind, argv + 1 + optind);
+    status = s->run(&o, argc - 1 - first, argv + 1 + first);
     opts_free(&o);
     return status;
 }
 
-const ps_command ps_cmd_repo = {"repo", "a signed apt + rpm repository, published atomically",
-                                USAGE, run};
+const ps_command ps_cmd_repo = {&SPEC, "a signed apt + rpm repository, published atomically",
+                                run};

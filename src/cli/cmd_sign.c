@@ -1,6 +1,6 @@
 /* pkgsmith sign */
-#include <getopt.h>
 #include <libgen.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,49 +9,6 @@
 #include "ps_deb.h"
 #include "ps_pkginfo.h"
 #include "ps_rpm.h"
-
-static const char USAGE[] =
-    "NAME\n"
-    "    pkgsmith sign - sign built .deb and .rpm packages, or strip their signatures\n"
-    "\n"
-    "SYNOPSIS\n"
-    "    pkgsmith sign [--key FPR | --strip] [--gnupg-home DIR] [--out DIR] [--json]\n"
-    "                  FILE...\n"
-    "\n"
-    "DESCRIPTION\n"
-    "    Checks each package (control data or header, digests, payload) and\n"
-    "    re-writes it with one signature by FPR: a debsigs origin signature\n"
-    "    (_gpgorigin) for a .deb, header and header+payload signatures for an\n"
-    "    rpm.  Old signatures are dropped; every other byte is kept.  So a\n"
-    "    release can build twice unsigned, compare, and sign the very bytes it\n"
-    "    compared; and --strip turns a signed package back into exactly the\n"
-    "    unsigned build, to compare a published package with a rebuild.\n"
-    "\n"
-    "    Files are re-written atomically, in place or into --out DIR, one after\n"
-    "    the other; the first failure stops the run.\n"
-    "\n"
-    "OPTIONS\n"
-    "    -k, --key FPR         sign with this OpenPGP key (default:\n"
-    "                          $PKGSMITH_SIGNING_KEY)\n"
-    "        --gnupg-home DIR  GnuPG home holding the key (default: $GNUPGHOME)\n"
-    "        --strip           remove the signatures instead\n"
-    "    -o, --out DIR         write DIR/<file name> instead of in place\n"
-    "        --json            print the result as JSON on stdout\n"
-    "    -h, --help            show this text\n"
-    "\n"
-    "EXIT STATUS\n"
-    "    0 done; 2 a damaged package (named) or an unusable key; 1 other\n"
-    "    failures; 64 usage error.\n"
-    "\n"
-    "EXAMPLE\n"
-    "    pkgsmith build --no-sign --out out . && pkgsmith sign --key \"$FPR\" out/*\n";
-
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "pkgsmith sign: %s%s%s\nsee 'pkgsmith help sign'\n", msg, arg ? ": " : "",
-            arg ? arg : "");
-    return 64;
-}
 
 /* Checks PATH, then signs (or strips) it into DEST. */
 static ps_code sign_one(const char *path, ps_signer *signer, const char *dest, ps_error *err)
@@ -85,6 +42,39 @@ typedef struct sign_opts {
     int strip, json;
 } sign_opts;
 
+static const ps_opt OPTS[] = {
+    {"key", 'k', PS_OPT_STRING, "FPR",
+     "sign with this OpenPGP key (default:\n$PKGSMITH_SIGNING_KEY)", offsetof(sign_opts, key), 0,
+     0},
+    {"gnupg-home", 0, PS_OPT_STRING, "DIR", "GnuPG home holding the key (default: $GNUPGHOME)",
+     offsetof(sign_opts, home), 0, 0},
+    {"strip", 0, PS_OPT_FLAG, NULL, "remove the signatures instead", offsetof(sign_opts, strip),
+     0, 0},
+    {"out", 'o', PS_OPT_STRING, "DIR", "write DIR/<file name> instead of in place",
+     offsetof(sign_opts, out), 0, 0},
+    PS_OPT_JSON(sign_opts),
+    PS_OPT_END};
+
+static const ps_cli_spec SPEC = {
+    "sign", "sign built .deb and .rpm packages, or strip their signatures",
+    "    pkgsmith sign [--key FPR | --strip] [--gnupg-home DIR] [--out DIR] [--json]\n"
+    "                  FILE...\n",
+    "    Checks each package (control data or header, digests, payload) and\n"
+    "    re-writes it with one signature by FPR: a debsigs origin signature\n"
+    "    (_gpgorigin) for a .deb, header and header+payload signatures for an\n"
+    "    rpm.  Old signatures are dropped; every other byte is kept.  So a\n"
+    "    release can build twice unsigned, compare, and sign the very bytes it\n"
+    "    compared; and --strip turns a signed package back into exactly the\n"
+    "    unsigned build, to compare a published package with a rebuild.\n"
+    "\n"
+    "    Files are re-written atomically, in place or into --out DIR, one after\n"
+    "    the other; the first failure stops the run.\n",
+    OPTS,
+    "    0 done; 2 a damaged package (named) or an unusable key; 1 other\n"
+    "    failures; 64 usage error.\n",
+    "    pkgsmith build --no-sign --out out . && pkgsmith sign --key \"$FPR\" out/*\n",
+    0};
+
 static ps_code sign_all(const sign_opts *o, char **files, int n, ps_strv *done, ps_error *err)
 {
     ps_signer *signer = NULL;
@@ -111,40 +101,25 @@ static ps_code sign_all(const sign_opts *o, char **files, int n, ps_strv *done, 
 
 static int run(int argc, char **argv)
 {
-    enum { OPT_STRIP = 256, OPT_JSON, OPT_HOME };
-    static const struct option longopts[] = {
-        {"key", required_argument, NULL, 'k'},   {"out", required_argument, NULL, 'o'},
-        {"strip", no_argument, NULL, OPT_STRIP}, {"gnupg-home", required_argument, NULL, OPT_HOME},
-        {"json", no_argument, NULL, OPT_JSON},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     sign_opts o = {0};
-    int c;
-    while ((c = getopt_long(argc, argv, "+k:o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'k': o.key = optarg; break;
-        case 'o': o.out = optarg; break;
-        case OPT_STRIP: o.strip = 1; break;
-        case OPT_HOME: o.home = optarg; break;
-        case OPT_JSON: o.json = 1; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: return usage_error("bad option", NULL);
-        }
-    }
-    if (optind >= argc)
-        return usage_error("no package given", NULL);
+    int first = 0, status = ps_cli_parse(&SPEC, argc, argv, &o, &first);
+    if (status >= 0)
+        return status;
+    if (first >= argc)
+        return ps_cli_usage_error(&SPEC, "no package given", NULL);
     if (o.key == NULL && !o.strip)
         o.key = getenv("PKGSMITH_SIGNING_KEY");
     if (o.key != NULL && *o.key == '\0')
         o.key = NULL;
     if (o.key != NULL && o.strip)
-        return usage_error("--key and --strip exclude each other", NULL);
+        return ps_cli_usage_error(&SPEC, "--key and --strip exclude each other", NULL);
     ps_error err = {0};
     ps_strv done = {0};
-    int status = 0;
+    status = 0;
     if (!o.strip && o.key == NULL) {
         ps_error_set(&err, PS_EKEY, "no signing key: pass --key FPR or set PKGSMITH_SIGNING_KEY");
         status = ps_cli_fail("sign", &err, o.json);
-    } else if (sign_all(&o, argv + optind, argc - optind, &done, &err) != PS_OK) {
+    } else if (sign_all(&o, argv + first, argc - first, &done, &err) != PS_OK) {
         status = ps_cli_fail("sign", &err, o.json);
     } else if (o.json) {
         print_json(&done, o.key);
@@ -156,5 +131,4 @@ static int run(int argc, char **argv)
     return status;
 }
 
-const ps_command ps_cmd_sign = {"sign", "sign built packages (or strip their signatures)",
-                                USAGE, run};
+const ps_command ps_cmd_sign = {&SPEC, "sign built packages (or strip their signatures)", run};

@@ -19,8 +19,8 @@ static void usage(FILE *f)
           "Commands:\n",
           f);
     for (const ps_command *const *c = COMMANDS; *c; c++)
-        fprintf(f, "   %-10s %s\n", (*c)->name, (*c)->summary);
-    fputs("   help       show the manual of a command\n\n"
+        fprintf(f, "   %-10s %s\n", (*c)->spec->name, (*c)->summary);
+    fputs("   help       show the manual of a command (--man: as a man page)\n\n"
           "See 'pkgsmith help <command>' for the options of a command.\n"
           "Exit status: 0 success, 1 failure, 2 bad input or key, 64 usage error.\n",
           f);
@@ -29,24 +29,30 @@ static void usage(FILE *f)
 static const ps_command *find(const char *name)
 {
     for (const ps_command *const *c = COMMANDS; *c; c++)
-        if (strcmp((*c)->name, name) == 0)
+        if (strcmp((*c)->spec->name, name) == 0)
             return *c;
     return NULL;
 }
 
+/* pkgsmith help [--man] [COMMAND]: the manual comes from the command's
+ * option table, so `make man` and --help cannot say different things. */
 static int help(int argc, char **argv)
 {
-    if (argc < 2) {
+    int man = argc > 1 && strcmp(argv[1], "--man") == 0;
+    if (argc < 2 + man) {
         usage(stdout);
         return 0;
     }
-    const ps_command *c = find(argv[1]);
+    const ps_command *c = find(argv[1 + man]);
     if (c == NULL) {
         fprintf(stderr, "pkgsmith: '%s' is not a pkgsmith command; see 'pkgsmith --help'\n",
-                argv[1]);
+                argv[1 + man]);
         return 64;
     }
-    fputs(c->usage, stdout);
+    if (man)
+        ps_cli_man(c->spec, PS_VERSION, stdout);
+    else
+        ps_cli_usage(c->spec, stdout);
     return 0;
 }
 

@@ -13,6 +13,21 @@ check_fails "cli: bad --format exits 64" 64 "--format" "$PKGSMITH" build --forma
 check_fails "cli: --key with --no-sign exits 64" 64 "exclude" "$PKGSMITH" build --key X --no-sign "$top"
 check "cli: --version" sh -c "'$PKGSMITH' --version | grep -q '^pkgsmith [0-9]'"
 
+# One option table drives the parser, --help and the man page.
+check_fails "cli: a number out of range names the option and the value" 64 "--keep: '0' is not" \
+    "$PKGSMITH" repo init --root "$T/r" --keep 0
+check_fails "cli: a bad size names the option and the value" 64 "--rate-limit: '10Q' is not a size" \
+    "$PKGSMITH" mirror sync --rate-limit 10Q
+check_fails "cli: an option without its value is named" 64 "no value for: --root" "$PKGSMITH" bundle list --root
+for c in build sign repo mirror bundle; do
+    "$PKGSMITH" help "$c" | sed -n '/^OPTIONS/,/^EXIT/s/^ *\(-., \)\{0,1\}--\([a-z-]*\).*/\2/p' >"$T/help-$c"
+    "$PKGSMITH" help --man "$c" >"$T/$c.1"
+    missing=$(while read -r o; do grep -q -- "\\\\-\\\\-$o\\\\fR" "$T/$c.1" || echo "$o"; done <"$T/help-$c")
+    check_eq "cli: the man page of $c has every option of its --help" "" "$missing"
+    check "cli: the man page of $c renders without a warning" sh -c \
+        "[ \$(wc -l <'$T/help-$c') -ge 4 ] && groff -man -Tutf8 -ww -z '$T/$c.1' 2>'$T/$c.warn' && [ ! -s '$T/$c.warn' ]"
+done
+
 # Relative --out and SOURCE-DIR (librpm runs %install from another cwd).
 copy_source "$T/src"
 check "build: relative --out and SOURCE-DIR" sh -c "cd '$T' && '$PKGSMITH' build --no-sign --out rel-out src"

@@ -7,16 +7,10 @@
 # afterwards.  (The apt/dnf installs from the offline side are in
 # bundle_install.sh.)
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
-# shellcheck source=tests/lib/common.sh
-. "$top/tests/lib/common.sh"
-# shellcheck source=tests/lib/nginx.sh
-. "$top/tests/lib/nginx.sh"
-# shellcheck source=tests/lib/upstream.sh
-. "$top/tests/lib/upstream.sh"
+# shellcheck source=tests/lib/chain.sh
+. "$top/tests/lib/chain.sh"
 # shellcheck source=tests/lib/airgap.sh
 . "$top/tests/lib/airgap.sh"
-UP_PIDFILE=
-trap 'NGINX_PIDFILE=$UP_PIDFILE nginx_stop; t_cleanup' EXIT
 mangle() { python3 "$top/tests/lib/tarmangle.py" "$@"; }
 gens() { find "$1/generations" -mindepth 1 -maxdepth 1 | wc -l; }
 

@@ -4,16 +4,8 @@
 # checked) -> our repository with alloy-journal-loki -> dnf install in a
 # chroot with gpgcheck=1 and repo_gpgcheck=1, pulling the mirrored alloy.
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
-# shellcheck source=tests/lib/common.sh
-. "$top/tests/lib/common.sh"
-# shellcheck source=tests/lib/chroot.sh
-. "$top/tests/lib/chroot.sh"
-# shellcheck source=tests/lib/nginx.sh
-. "$top/tests/lib/nginx.sh"
-# shellcheck source=tests/lib/upstream.sh
-. "$top/tests/lib/upstream.sh"
-UP_PIDFILE=
-trap 'nginx_stop; NGINX_PIDFILE=$UP_PIDFILE nginx_stop; t_cleanup' EXIT
+# shellcheck source=tests/lib/chain.sh
+. "$top/tests/lib/chain.sh"
 
 chain_keys
 

@@ -4,22 +4,12 @@
 # a flipped byte in Packages, a repository signed by another key, and
 # apt-get update running while 20 publishes switch generations.
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
-# shellcheck source=tests/lib/common.sh
-. "$top/tests/lib/common.sh"
-# shellcheck source=tests/lib/chroot.sh
-. "$top/tests/lib/chroot.sh"
-# shellcheck source=tests/lib/nginx.sh
-. "$top/tests/lib/nginx.sh"
-trap 'nginx_stop; t_cleanup' EXIT
+# shellcheck source=tests/lib/chain.sh
+. "$top/tests/lib/chain.sh"
 
-H=$T/gnupg
-FPR=$(make_key "$H" 'Repo Test <repo@example.test>')
+chain_repo_keys
 FPR2=$(make_key "$H" 'Other Key <other@example.test>')
-export GNUPGHOME="$H"
 echo "# our key $FPR, the other key $FPR2"
-P=$PKGSMITH
-REPO=$T/repo
-C=$T/root
 
 new_root apt "$C"
 check "nginx serves the repository on 127.0.0.1" nginx_start "$REPO/public" "$T/nginx"

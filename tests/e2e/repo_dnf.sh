@@ -3,20 +3,10 @@
 # client setup package's .repo (gpgcheck=1, repo_gpgcheck=1): install
 # alloy-journal-loki, and a tampered repomd.xml refused.
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
-# shellcheck source=tests/lib/common.sh
-. "$top/tests/lib/common.sh"
-# shellcheck source=tests/lib/chroot.sh
-. "$top/tests/lib/chroot.sh"
-# shellcheck source=tests/lib/nginx.sh
-. "$top/tests/lib/nginx.sh"
-trap 'nginx_stop; t_cleanup' EXIT
+# shellcheck source=tests/lib/chain.sh
+. "$top/tests/lib/chain.sh"
 
-H=$T/gnupg
-FPR=$(make_key "$H" 'Repo Test <repo@example.test>')
-export GNUPGHOME="$H"
-P=$PKGSMITH
-REPO=$T/repo
-C=$T/root
+chain_repo_keys
 
 new_root dnf "$C"
 check "nginx serves the repository on 127.0.0.1" nginx_start "$REPO/public" "$T/nginx"

@@ -76,16 +76,11 @@ static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_
             return -1;
         }
         size_t n = k->split && k->split - k->used < left ? (size_t)(k->split - k->used) : left;
-        ssize_t w = write(k->fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            ps_error_set(k->err, PS_EIO, "%s: %s", k->tmp.v[k->tmp.n - 1],
-                         w < 0 ? strerror(errno) : "short write");
+        if (ps_fd_write_named(k->fd, p, n, k->tmp.v[k->tmp.n - 1], k->err) != PS_OK) {
             archive_set_error(a, EIO, "write failed");
             return -1;
         }
-        p += w, left -= (size_t)w, k->used += (uint64_t)w, k->total += (uint64_t)w;
+        p += n, left -= n, k->used += (uint64_t)n, k->total += (uint64_t)n;
     }
     return (la_ssize_t)len;
 }

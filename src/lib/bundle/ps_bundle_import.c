@@ -283,15 +283,10 @@ static ps_code copy_data(imp *x, size_t i, int fd, ps_sha256 *h, uint64_t *done_
         if (off < 0 || (uint64_t)off != at)
             return member_fail(x, i, "holes in a member");
         ps_sha256_update(h, buf, len);
-        for (const char *p = buf; len > 0;) {
-            ssize_t w = write(fd, p, len);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                return ps_error_set(x->err, PS_EIO, "%s/%s: %s", x->stage,
-                                    x->m->members[i].path, strerror(errno));
-            p += w, len -= (size_t)w, at += (uint64_t)w;
-        }
+        if (ps_fd_write_all(fd, buf, len) != 0)
+            return ps_error_set(x->err, PS_EIO, "%s/%s: %s", x->stage, x->m->members[i].path,
+                                strerror(errno));
+        at += (uint64_t)len;
         *done_bytes = at;
     }
     return PS_OK;

@@ -131,14 +131,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     x->f->stats.bytes += len;
     if (x->buf)
         return ps_buf_append(x->buf, data, len, NULL) == PS_OK ? len : 0;
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(x->fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return 0;
-        off += (size_t)w;
-    }
+    if (ps_fd_write_all(x->fd, data, len) != 0)
+        return 0; /* curl then fails the transfer with CURLE_WRITE_ERROR */
     return len;
 }
 

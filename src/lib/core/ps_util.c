@@ -106,12 +106,23 @@ int ps_fd_write_all(int fd, const void *data, size_t len)
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC; /* no progress: retrying would spin */
             return -1;
+        }
         p += n;
         len -= (size_t)n;
     }
     return 0;
+}
+
+ps_code ps_fd_write_named(int fd, const void *data, size_t len, const char *name,
+                          ps_error *err)
+{
+    if (ps_fd_write_all(fd, data, len) != 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", name, strerror(errno));
+    return PS_OK;
 }
 
 /* fsync of the directory makes the rename itself durable. */

@@ -36,8 +36,13 @@ ps_code ps_file_read(const char *path, ps_buf *out, ps_error *err);
 ps_code ps_fd_read_all(int fd, const char *name, ps_buf *out, ps_error *err);
 
 /* Writes all LEN bytes of DATA to FD, retrying EINTR and short writes:
- * 0, or -1 with errno set. */
+ * 0, or -1 with errno set (ENOSPC when write(2) wrote nothing). */
 int ps_fd_write_all(int fd, const void *data, size_t len);
+
+/* ps_fd_write_all with the failure as ERR (PS_EIO) naming NAME, the file
+ * FD is open on: the one loop for callers that report what failed. */
+ps_code ps_fd_write_named(int fd, const void *data, size_t len, const char *name,
+                          ps_error *err);
 
 /* Writes DATA to PATH crash-safely: a temporary file in the same directory,
  * fsync, rename over PATH, fsync of the directory.  Readers see the old

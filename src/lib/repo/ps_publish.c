@@ -38,19 +38,10 @@ static ps_code write_file(const char *path, const void *data, size_t len, ps_err
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", path,
-                                      n < 0 ? strerror(errno) : "short write");
-            close(fd);
-            return rc;
-        }
-        p += n;
-        len -= (size_t)n;
+    ps_code rc = ps_fd_write_named(fd, data, len, path, err);
+    if (rc != PS_OK) {
+        close(fd);
+        return rc;
     }
     if (close(fd) != 0)
         return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
