@@ -307,11 +307,7 @@ ps_mirror_set *ps_mirror_set_load(const char *dir, ps_error *err)
                                   files.v[i], s->v[i].name, s->v[j].path);
     }
     ps_strv_free(&files);
-    if (rc != PS_OK) {
-        ps_mirror_set_free(s);
-        return NULL;
-    }
-    return s;
+    return PS_BUILT(rc, s, ps_mirror_set_free);
 }
 
 size_t ps_mirror_set_count(const ps_mirror_set *s) { return s->n; }

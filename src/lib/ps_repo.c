@@ -388,11 +388,7 @@ ps_repo *ps_repo_open(const char *root, int write, int wait_seconds, ps_error *e
     if (rc == PS_OK)
         rc = db ? ps_entries_load(db, &r->db, err) : PS_ENOMEM;
     free(db);
-    if (rc != PS_OK) {
-        ps_repo_free(r);
-        return NULL;
-    }
-    return r;
+    return PS_BUILT(rc, r, ps_repo_free);
 }
 
 void ps_repo_free(ps_repo *r)
