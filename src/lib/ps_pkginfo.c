@@ -56,6 +56,20 @@ static ps_code add_rpm_key(rpmKeyring kr, const ps_buf *pkt, const char *fpr, ps
     return PS_OK;
 }
 
+/* gpg splits a file into keys; each goes to rpm as its own packets. */
+static ps_code keys_to_rpm(ps_pkgkeys *k, ps_error *err)
+{
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < ps_verifier_nkeys(k->gpg); i++) {
+        ps_buf pkt = {0};
+        rc = ps_verifier_export(k->gpg, i, 0, &pkt, err);
+        if (rc == PS_OK)
+            rc = add_rpm_key(k->rpm, &pkt, ps_verifier_key(k->gpg, i), err);
+        ps_buf_free(&pkt);
+    }
+    return rc;
+}
+
 ps_pkgkeys *ps_pkgkeys_new(const char *const *files, size_t nfiles, ps_error *err)
 {
     ps_pkgkeys *k = ps_zalloc(sizeof *k, err);
@@ -66,14 +80,8 @@ ps_pkgkeys *ps_pkgkeys_new(const char *const *files, size_t nfiles, ps_error *er
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == PS_OK && i < nfiles; i++)
         rc = ps_verifier_import_file(k->gpg, files[i], err);
-    /* gpg splits a file into keys; each goes to rpm as its own packets. */
-    for (size_t i = 0; rc == PS_OK && i < ps_verifier_nkeys(k->gpg); i++) {
-        ps_buf pkt = {0};
-        rc = ps_verifier_export(k->gpg, i, 0, &pkt, err);
-        if (rc == PS_OK)
-            rc = add_rpm_key(k->rpm, &pkt, ps_verifier_key(k->gpg, i), err);
-        ps_buf_free(&pkt);
-    }
+    if (rc == PS_OK)
+        rc = keys_to_rpm(k, err);
     return PS_BUILT(rc, k, ps_pkgkeys_free);
 }
 
