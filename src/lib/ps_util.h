@@ -21,6 +21,7 @@ typedef struct ps_buf {
     size_t cap;
 } ps_buf;
 
+/* A NULL DATA appends LEN bytes left unset, for writing in place. */
 ps_code ps_buf_append(ps_buf *b, const void *data, size_t len, ps_error *err);
 ps_code ps_buf_appendf(ps_buf *b, ps_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -37,7 +38,8 @@ void *ps_zalloc(size_t size, ps_error *err);
 /* Arrays that grow by appending (*ARRAYP holds N elements of ELSIZE
  * bytes) grow in chunks of PS_ARRAY_CHUNK: when N is a multiple of it,
  * *ARRAYP is reallocated with room for a chunk more.  ARRAYP is the
- * address of the caller's element pointer (any object pointer type; on
+ * address of the caller's element pointer (any object pointer type: they
+ * share void *'s representation on every platform pkgsmith builds for; on
  * failure it is left as it was, still owned by the caller). */
 #define PS_ARRAY_CHUNK 64
 ps_code ps_array_reserve(void *arrayp, size_t n, size_t elsize, ps_error *err);
