@@ -56,19 +56,10 @@ static ps_code add_rpm_key(rpmKeyring kr, const ps_buf *pkt, const char *fpr, ps
     return PS_OK;
 }
 
-ps_pkgkeys *ps_pkgkeys_new(const char *const *files, size_t nfiles, ps_error *err)
+/* gpg splits a file into keys; each goes to rpm as its own packets. */
+static ps_code keys_to_rpm(ps_pkgkeys *k, ps_error *err)
 {
-    ps_pkgkeys *k = calloc(1, sizeof *k);
-    if (k == NULL) {
-        ps_error_set(err, PS_ENOMEM, "out of memory");
-        return NULL;
-    }
-    ps_code rc = (k->gpg = ps_verifier_new(err)) ? PS_OK : PS_ELIB;
-    if (rc == PS_OK && (k->rpm = rpmKeyringNew()) == NULL)
-        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == PS_OK && i < nfiles; i++)
-        rc = ps_verifier_import_file(k->gpg, files[i], err);
-    /* gpg splits a file into keys; each goes to rpm as its own packets. */
+    ps_code rc = PS_OK;
     for (size_t i = 0; rc == PS_OK && i < ps_verifier_nkeys(k->gpg); i++) {
         ps_buf pkt = {0};
         rc = ps_verifier_export(k->gpg, i, 0, &pkt, err);
@@ -76,11 +67,22 @@ ps_pkgkeys *ps_pkgkeys_new(const char *const *files, size_t nfiles, ps_error *er
             rc = add_rpm_key(k->rpm, &pkt, ps_verifier_key(k->gpg, i), err);
         ps_buf_free(&pkt);
     }
-    if (rc != PS_OK) {
-        ps_pkgkeys_free(k);
+    return rc;
+}
+
+ps_pkgkeys *ps_pkgkeys_new(const char *const *files, size_t nfiles, ps_error *err)
+{
+    ps_pkgkeys *k = ps_zalloc(sizeof *k, err);
+    if (k == NULL)
         return NULL;
-    }
-    return k;
+    ps_code rc = (k->gpg = ps_verifier_new(err)) ? PS_OK : PS_ELIB;
+    if (rc == PS_OK && (k->rpm = rpmKeyringNew()) == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == PS_OK && i < nfiles; i++)
+        rc = ps_verifier_import_file(k->gpg, files[i], err);
+    if (rc == PS_OK)
+        rc = keys_to_rpm(k, err);
+    return PS_BUILT(rc, k, ps_pkgkeys_free);
 }
 
 void ps_pkgkeys_free(ps_pkgkeys *k)
@@ -88,8 +90,7 @@ void ps_pkgkeys_free(ps_pkgkeys *k)
     if (k == NULL)
         return;
     ps_verifier_free(k->gpg);
-    if (k->rpm)
-        rpmKeyringFree(k->rpm);
+    rpmKeyringFree(k->rpm); /* it takes NULL */
     free(k);
 }
 
@@ -360,14 +361,12 @@ ps_pkginfo *ps_pkginfo_read(const char *path, const ps_pkgkeys *keys, int requir
                             ps_error *err)
 {
     static const unsigned char rpm_magic[4] = {0xed, 0xab, 0xee, 0xdb};
-    ps_pkginfo *p = calloc(1, sizeof *p);
-    ps_map m = {0};
-    if (p == NULL || (p->path = strdup(path)) == NULL) {
-        ps_error_set(err, PS_ENOMEM, "out of memory");
-        ps_pkginfo_free(p);
+    ps_pkginfo *p = ps_zalloc(sizeof *p, err);
+    if (p == NULL)
         return NULL;
-    }
-    ps_code rc = ps_map_file(path, &m, err);
+    ps_map m = {0};
+    ps_code rc = (p->path = strdup(path)) ? ps_map_file(path, &m, err)
+                                          : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
         rc = ps_hashes_of_mem(m.data, m.len, &p->h, err);
     if (rc == PS_OK && m.len >= 8 && memcmp(m.data, "!<arch>\n", 8) == 0) {
@@ -380,11 +379,7 @@ ps_pkginfo *ps_pkginfo_read(const char *path, const ps_pkgkeys *keys, int requir
         rc = ps_error_set(err, PS_EINPUT, "%s: neither a .deb nor an .rpm package", path);
     }
     ps_map_free(&m);
-    if (rc != PS_OK) {
-        ps_pkginfo_free(p);
-        return NULL;
-    }
-    return p;
+    return PS_BUILT(rc, p, ps_pkginfo_free);
 }
 
 void ps_pkginfo_free(ps_pkginfo *p)

@@ -207,18 +207,13 @@ ps_source *ps_source_open(const char *dir, ps_error *err)
         ps_source_free(src);
         return NULL;
     }
-    ps_code rc = load_version(src, err);
-    if (rc == PS_OK)
-        rc = load_settings(src, err);
-    if (rc == PS_OK)
-        rc = load_epoch_env(src, err);
-    if (rc == PS_OK)
-        rc = make_deb_version(src, err);
-    if (rc != PS_OK) {
-        ps_source_free(src);
-        return NULL;
-    }
-    return src;
+    /* Each step reads what the ones before it set. */
+    static ps_code (*const steps[])(ps_source *, ps_error *) = {
+        load_version, load_settings, load_epoch_env, make_deb_version};
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < sizeof steps / sizeof *steps; i++)
+        rc = steps[i](src, err);
+    return PS_BUILT(rc, src, ps_source_free);
 }
 
 void ps_source_free(ps_source *src)

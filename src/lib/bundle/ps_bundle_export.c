@@ -207,12 +207,8 @@ static ps_code add_state_dir(exp *x, const char *name, const char *sub)
 
 static ps_code push_pkg(exp *x, ps_bundle_mirror *mi, const ps_repo_pkg *p)
 {
-    if (mi->npkgs % 64 == 0) {
-        void *v = realloc(mi->pkgs, (mi->npkgs + 64) * sizeof *mi->pkgs);
-        if (v == NULL)
-            return ps_error_set(x->err, PS_ENOMEM, "out of memory");
-        mi->pkgs = v;
-    }
+    if (ps_array_reserve(&mi->pkgs, mi->npkgs, sizeof *mi->pkgs, x->err) != PS_OK)
+        return PS_ENOMEM;
     ps_bundle_pkg *k = &mi->pkgs[mi->npkgs++];
     *k = (ps_bundle_pkg){strdup(p->kind), strdup(p->target), strdup(p->name),
                          strdup(p->version), strdup(p->arch), strdup(p->href), {0}, p->size};

@@ -232,12 +232,8 @@ static ps_code member_line(parse *p, char **w, size_t nw, void *ud)
         return bad(p, "a member's size is not a size", w[1]);
     if (!ps_bundle_path_ok(w[2]))
         return bad(p, "a member path a bundle may not carry", w[2]);
-    if (m->nmembers % 64 == 0) {
-        void *v = realloc(m->members, (m->nmembers + 64) * sizeof *m->members);
-        if (v == NULL)
-            return ps_error_set(p->err, PS_ENOMEM, "out of memory");
-        m->members = v;
-    }
+    if (ps_array_reserve(&m->members, m->nmembers, sizeof *m->members, p->err) != PS_OK)
+        return PS_ENOMEM;
     memcpy(x.sha256, w[0], 65);
     if ((x.path = strdup(w[2])) == NULL)
         return ps_error_set(p->err, PS_ENOMEM, "out of memory");
@@ -271,12 +267,8 @@ static ps_code pkg_line(parse *p, char **w, size_t nw, void *ud)
     if (strncmp(w[7], "pool/", 5) != 0 || !ps_bundle_path_ok(w[7]) ||
         strncmp(w[7] + 8, w[5], 64) != 0)
         return bad(p, "a package href that is not pool/HH/SHA256/FILE of its hash", w[7]);
-    if (x->npkgs % 64 == 0) {
-        void *v = realloc(x->pkgs, (x->npkgs + 64) * sizeof *x->pkgs);
-        if (v == NULL)
-            return ps_error_set(p->err, PS_ENOMEM, "out of memory");
-        x->pkgs = v;
-    }
+    if (ps_array_reserve(&x->pkgs, x->npkgs, sizeof *x->pkgs, p->err) != PS_OK)
+        return PS_ENOMEM;
     k.kind = strdup(w[0]), k.target = strdup(w[1]), k.name = strdup(w[2]);
     k.version = strdup(w[3]), k.arch = strdup(w[4]), k.href = strdup(w[7]);
     memcpy(k.sha256, w[5], 65);

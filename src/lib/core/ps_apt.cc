@@ -231,6 +231,21 @@ unsigned ps_deb822_field_line(const ps_deb822 *d, size_t i, const char *field)
     return f ? f->line : ps_deb822_line(d, i);
 }
 
+ps_code ps_deb822_check_fields(const ps_deb822 *d, size_t i, const char *const *known,
+                               const char *path, ps_error *err)
+{
+    for (size_t f = 0; f < ps_deb822_nfields(d, i); f++) {
+        const char *name = ps_deb822_name_at(d, i, f);
+        const char *const *k = known;
+        while (*k && strcasecmp(name, *k) != 0)
+            k++;
+        if (*k == nullptr)
+            return ps_error_set(err, PS_EINPUT, "%s:%u: unknown field '%s'", path,
+                                ps_deb822_field_line(d, i, name), name);
+    }
+    return PS_OK;
+}
+
 int ps_apt_version_cmp(const char *a, const char *b)
 {
     return debVS.CmpVersion(a, b);
@@ -303,29 +318,44 @@ static const char *parse_one(const char *p, const char *stop, std::string &pkg,
     }
 }
 
-int ps_apt_relations_valid(const char *value, const char **bad)
+// Validating a relation field and handing its relations to a callback
+// step through the value the same way; they differ in ParseDepends' flags
+// and in what EACH does with a relation.  Returns nullptr when every
+// relation parsed, else where the first bad one starts.  (A template has
+// C++ linkage, inside this extern "C" block too.)
+extern "C++" {
+template <typename Each>
+static const char *walk_relations(const char *value, bool arch_flags, bool strip_multiarch,
+                                  bool restrictions, Each each)
 {
+    if (const char *u = unclosed(value))
+        return u;
     const char *p = value, *stop = value + strlen(value);
-    if (const char *u = unclosed(value)) {
-        if (bad)
-            *bad = u;
-        return 0;
-    }
     while (p < stop && isspace(static_cast<unsigned char>(*p)))
         p++;
     while (p < stop) {
         std::string pkg, ver;
         unsigned int op = 0;
-        const char *next = parse_one(p, stop, pkg, ver, op, true, false, true);
+        const char *next =
+            parse_one(p, stop, pkg, ver, op, arch_flags, strip_multiarch, restrictions);
         if (next == nullptr || pkg.empty()) {
             _error->Discard();
-            if (bad)
-                *bad = p;
-            return 0;
+            return p;
         }
+        each(pkg, ver, op);
         p = next;
     }
-    return 1;
+    return nullptr;
+}
+}  // extern "C++"
+
+int ps_apt_relations_valid(const char *value, const char **bad)
+{
+    const char *b = walk_relations(value, true, false, true,
+                                   [](std::string &, const std::string &, unsigned int) {});
+    if (b && bad)
+        *bad = b;
+    return b == nullptr;
 }
 
 struct ps_deb822_reader {
@@ -418,29 +448,16 @@ static const char *op_name(unsigned int op)
 
 int ps_apt_relations_each(const char *value, ps_apt_relation_cb cb, void *ud)
 {
-    const char *p = value, *stop = value + strlen(value);
     size_t group = 0;
-    if (unclosed(value))
-        return 0;
-    while (p < stop && isspace(static_cast<unsigned char>(*p)))
-        p++;
-    while (p < stop) {
-        std::string pkg, ver;
-        unsigned int op = 0;
-        const char *next = parse_one(p, stop, pkg, ver, op, false, true, false);
-        if (next == nullptr || pkg.empty()) {
-            _error->Discard();
-            return 0;
-        }
+    auto each = [&](std::string &pkg, const std::string &ver, unsigned int op) {
         size_t colon = pkg.find(':');
         if (colon != std::string::npos)
             pkg.resize(colon);
         cb(ud, group, pkg.c_str(), op_name(op), ver.c_str());
         if ((op & pkgCache::Dep::Or) == 0)
             group++;
-        p = next;
-    }
-    return 1;
+    };
+    return walk_relations(value, false, true, false, each) == nullptr;
 }
 
 int ps_apt_version_satisfies(const char *version, const char *op, const char *ref)

@@ -39,6 +39,12 @@ const char *ps_deb822_value_at(const ps_deb822 *d, size_t i, size_t f);
  * FIELD is absent). */
 unsigned ps_deb822_line(const ps_deb822 *d, size_t i);
 unsigned ps_deb822_field_line(const ps_deb822 *d, size_t i, const char *field);
+/* PS_OK when every field of stanza I is in KNOWN (NULL-terminated,
+ * compared case-insensitively); otherwise PS_EINPUT naming PATH, the line
+ * and the first unknown field.  Configuration files (repo, mirror) refuse
+ * fields they do not know, so that a typo is not silently ignored. */
+ps_code ps_deb822_check_fields(const ps_deb822 *d, size_t i, const char *const *known,
+                               const char *path, ps_error *err);
 
 /* A Packages-style file read one stanza at a time, so memory does not
  * grow with the file: plain, .gz or .xz (by extension), decompressed by

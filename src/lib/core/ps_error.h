@@ -36,6 +36,14 @@ typedef struct ps_error {
 ps_code ps_error_set(ps_error *err, ps_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The end of every constructor: OBJ when RC is PS_OK, otherwise OBJ
+ * handed to FREE_FN (the type's own destructor, which takes a half-built
+ * object) and NULL.  A macro because it must take each type's destructor
+ * as it is; it makes the failure path one expression that a constructor
+ * cannot get subtly different from the others:
+ *     return PS_BUILT(rc, s, ps_signer_free); */
+#define PS_BUILT(rc, obj, free_fn) ((rc) == PS_OK ? (obj) : ((free_fn)(obj), NULL))
+
 /* Clears ERR to PS_OK and an empty message. */
 void ps_error_clear(ps_error *err);
 

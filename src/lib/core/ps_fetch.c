@@ -47,11 +47,9 @@ ps_fetch *ps_fetch_new(const ps_fetch_opts *o, ps_error *err)
         ps_error_set(err, PS_ELIB, "libcurl: global initialisation failed");
         return NULL;
     }
-    ps_fetch *f = calloc(1, sizeof *f);
-    if (f == NULL) {
-        ps_error_set(err, PS_ENOMEM, "out of memory");
+    ps_fetch *f = ps_zalloc(sizeof *f, err);
+    if (f == NULL)
         return NULL;
-    }
     ps_fetch_opts d = {4, 4, 500, 30, 15, 120, 0};
     f->o = o ? *o : d;
     if (f->o.parallel <= 0)

@@ -58,12 +58,8 @@ ps_signer *ps_signer_new(const char *homedir, const char *fpr, ps_error *err)
         ps_error_set(err, PS_EKEY, "no signing key given");
         return NULL;
     }
-    ps_signer *s = calloc(1, sizeof *s);
-    if (s == NULL) {
-        ps_error_set(err, PS_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (new_ctx(homedir, &s->ctx, err) != PS_OK) {
+    ps_signer *s = ps_zalloc(sizeof *s, err);
+    if (s == NULL || new_ctx(homedir, &s->ctx, err) != PS_OK) {
         ps_signer_free(s);
         return NULL;
     }
@@ -82,19 +78,14 @@ ps_signer *ps_signer_new(const char *homedir, const char *fpr, ps_error *err)
     if (rc == PS_OK && (s->fpr = strdup(key->fpr)) == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     gpgme_key_unref(key); /* the context keeps its own reference */
-    if (rc != PS_OK) {
-        ps_signer_free(s);
-        return NULL;
-    }
-    return s;
+    return PS_BUILT(rc, s, ps_signer_free);
 }
 
 void ps_signer_free(ps_signer *s)
 {
     if (s == NULL)
         return;
-    if (s->ctx)
-        gpgme_release(s->ctx);
+    gpgme_release(s->ctx); /* it takes NULL: a context never made */
     free(s->fpr);
     free(s);
 }
@@ -158,13 +149,20 @@ static gpgme_sig_mode_t gpgme_mode(ps_sign_mode mode)
     }
 }
 
-static ps_code take_data(gpgme_data_t data, ps_buf *out, ps_error *err)
+/* The end of every operation that yields data: RC is how the operation
+ * went.  DATA (NULL is fine) is released either way; on success its bytes
+ * are appended to OUT first. */
+static ps_code take_data(ps_code rc, gpgme_data_t data, ps_buf *out, ps_error *err)
 {
+    if (rc != PS_OK) {
+        gpgme_data_release(data);
+        return rc;
+    }
     size_t len = 0;
     char *mem = gpgme_data_release_and_get_mem(data, &len);
     if (mem == NULL)
         return ps_error_set(err, PS_ENOMEM, "gpgme: out of memory");
-    ps_code rc = ps_buf_append(out, mem, len, err);
+    rc = ps_buf_append(out, mem, len, err);
     gpgme_free(mem);
     return rc;
 }
@@ -189,26 +187,29 @@ ps_code ps_signer_sign(ps_signer *s, const ps_span *parts, size_t nparts,
     ps_code rc = ge == 0 ? check_sign_result(s->ctx, s->fpr, err)
                          : ps_error_set(err, PS_EKEY, "signing with key %s failed: %s",
                                         s->fpr, gpgme_strerror(ge));
-    if (rc != PS_OK) {
-        gpgme_data_release(sig);
-        return rc;
+    return take_data(rc, sig, out, err);
+}
+
+/* Signer and verifier export keys the same way; FPR NULL is a key index
+ * out of range. */
+static ps_code export_key(gpgme_ctx_t ctx, const char *fpr, int armor,
+                          gpgme_export_mode_t mode, ps_buf *out, ps_error *err)
+{
+    gpgme_data_t data = NULL;
+    gpgme_error_t ge = fpr ? gpgme_data_new(&data) : GPG_ERR_INV_VALUE;
+    if (ge == 0) {
+        gpgme_set_armor(ctx, armor);
+        ge = gpgme_op_export(ctx, fpr, mode, data);
     }
-    return take_data(sig, out, err);
+    ps_code rc = ge == 0 ? PS_OK
+                         : ps_error_set(err, PS_ELIB, "exporting key %s: %s", fpr ? fpr : "?",
+                                        gpgme_strerror(ge));
+    return take_data(rc, data, out, err);
 }
 
 ps_code ps_signer_export_public(ps_signer *s, ps_buf *out, ps_error *err)
 {
-    gpgme_data_t data = NULL;
-    gpgme_error_t ge = gpgme_data_new(&data);
-    if (ge == 0) {
-        gpgme_set_armor(s->ctx, 1);
-        ge = gpgme_op_export(s->ctx, s->fpr, 0, data);
-    }
-    if (ge != 0) {
-        gpgme_data_release(data);
-        return ps_error_set(err, PS_ELIB, "exporting key %s: %s", s->fpr, gpgme_strerror(ge));
-    }
-    return take_data(data, out, err);
+    return export_key(s->ctx, s->fpr, 1, 0, out, err);
 }
 
 struct ps_verifier {
@@ -219,12 +220,10 @@ struct ps_verifier {
 
 ps_verifier *ps_verifier_new(ps_error *err)
 {
-    ps_verifier *v = calloc(1, sizeof *v);
+    ps_verifier *v = ps_zalloc(sizeof *v, err);
     const char *tmp = getenv("TMPDIR");
-    if (v == NULL) {
-        ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (v == NULL)
         return NULL;
-    }
     v->home = ps_mkdtemp_in(tmp && *tmp ? tmp : "/tmp", "pkgsmith-keyring.", err);
     /* Importing public keys and verifying need no gpg-agent, and an agent
      * started in this home outlives it: it kept a process running and
@@ -235,19 +234,16 @@ ps_verifier *ps_verifier_new(ps_error *err)
     ps_code rc = conf_path ? ps_file_write_unsynced(conf_path, conf, sizeof conf - 1, err)
                            : ps_error_set(err, PS_ENOMEM, "out of memory");
     free(conf_path);
-    if (rc != PS_OK || new_ctx(v->home, &v->ctx, err) != PS_OK) {
-        ps_verifier_free(v);
-        return NULL;
-    }
-    return v;
+    if (rc == PS_OK)
+        rc = new_ctx(v->home, &v->ctx, err);
+    return PS_BUILT(rc, v, ps_verifier_free);
 }
 
 void ps_verifier_free(ps_verifier *v)
 {
     if (v == NULL)
         return;
-    if (v->ctx)
-        gpgme_release(v->ctx);
+    gpgme_release(v->ctx);
     if (v->home)
         ps_rm_rf(v->home, NULL);
     free(v->home);
@@ -377,29 +373,12 @@ ps_code ps_verifier_verify(ps_verifier *v, const void *sig, size_t siglen, const
         rc = ps_error_set(err, PS_EVERIFY, "%s: cannot verify: %s", name, gpgme_strerror(ge));
     if (rc == PS_OK)
         rc = check_verify_result(v, name, fpr, err);
-    if (dplain == NULL)
-        return rc;
-    if (rc != PS_OK) {
-        gpgme_data_release(dplain);
-        return rc;
-    }
-    return take_data(dplain, plain, err);
+    return dplain ? take_data(rc, dplain, plain, err) : rc;
 }
 
 ps_code ps_verifier_export(ps_verifier *v, size_t i, int armor, ps_buf *out, ps_error *err)
 {
-    gpgme_data_t data = NULL;
-    gpgme_error_t ge = i < v->keys.n ? gpgme_data_new(&data) : GPG_ERR_INV_VALUE;
-    if (ge == 0) {
-        gpgme_set_armor(v->ctx, armor);
-        ge = gpgme_op_export(v->ctx, v->keys.v[i], GPGME_EXPORT_MODE_MINIMAL, data);
-    }
-    if (ge != 0) {
-        gpgme_data_release(data);
-        return ps_error_set(err, PS_ELIB, "exporting key %s: %s", i < v->keys.n ? v->keys.v[i] : "?",
-                            gpgme_strerror(ge));
-    }
-    return take_data(data, out, err);
+    return export_key(v->ctx, ps_verifier_key(v, i), armor, GPGME_EXPORT_MODE_MINIMAL, out, err);
 }
 
 /* ---- the clearsign frame ------------------------------------------------ */

@@ -31,25 +31,55 @@ ps_code ps_buf_append(ps_buf *b, const void *data, size_t len, ps_error *err)
         b->data = p;
         b->cap = cap;
     }
-    if (len)
+    if (len && data)
         memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = '\0';
     return PS_OK;
 }
 
+ps_code ps_buf_vappendf(ps_buf *b, ps_error *err, const char *fmt, va_list ap)
+{
+    /* Measure, make room (a NULL append only grows the buffer), then
+     * format in place: no temporary copy. */
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    ps_code rc = n < 0 ? ps_error_set(err, PS_ENOMEM, "out of memory")
+                       : ps_buf_append(b, NULL, (size_t)n, err);
+    if (rc == PS_OK)
+        vsnprintf((char *)b->data + b->len - (size_t)n, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return rc;
+}
+
 ps_code ps_buf_appendf(ps_buf *b, ps_error *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
+    ps_code rc = ps_buf_vappendf(b, err, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return ps_error_set(err, PS_ENOMEM, "out of memory");
-    ps_code rc = ps_buf_append(b, s, (size_t)n, err);
-    free(s);
     return rc;
+}
+
+void *ps_zalloc(size_t size, ps_error *err)
+{
+    void *p = calloc(1, size);
+    if (p == NULL)
+        ps_error_set(err, PS_ENOMEM, "out of memory");
+    return p;
+}
+
+ps_code ps_array_reserve(void *arrayp, size_t n, size_t elsize, ps_error *err)
+{
+    if (n % PS_ARRAY_CHUNK != 0)
+        return PS_OK;
+    void *v;
+    memcpy(&v, arrayp, sizeof v);
+    if ((v = realloc(v, (n + PS_ARRAY_CHUNK) * elsize)) == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    memcpy(arrayp, &v, sizeof v);
+    return PS_OK;
 }
 
 void ps_buf_free(ps_buf *b)
@@ -295,11 +325,9 @@ struct ps_sha256 {
 
 ps_sha256 *ps_sha256_new(ps_error *err)
 {
-    ps_sha256 *h = calloc(1, sizeof *h);
-    if (h == NULL) {
-        ps_error_set(err, PS_ENOMEM, "out of memory");
+    ps_sha256 *h = ps_zalloc(sizeof *h, err);
+    if (h == NULL)
         return NULL;
-    }
     if (rpmInitCrypto() != 0 || (h->ctx = rpmDigestInit(PGPHASHALGO_SHA256, RPMDIGEST_NONE)) == NULL) {
         free(h);
         ps_error_set(err, PS_ELIB, "librpmio: SHA-256 unavailable");
@@ -539,17 +567,23 @@ ps_code ps_copy_file(const char *src, const char *dst, ps_error *err)
     return PS_OK;
 }
 
+/* fsync of a directory and syncfs of a filesystem are the same dance:
+ * open PATH, apply SYNC to the descriptor, name PATH in the failure. */
+static ps_code sync_path(const char *path, int flags, int (*sync)(int), const char *what,
+                         ps_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+    ps_code rc = fd >= 0 && sync(fd) == 0
+                     ? PS_OK
+                     : ps_error_set(err, PS_EIO, "%s: %s%s", path, what, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 ps_code ps_fsync_dir(const char *path, ps_error *err)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        ps_code rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return rc;
-    }
-    close(fd);
-    return PS_OK;
+    return sync_path(path, O_DIRECTORY, fsync, "", err);
 }
 
 ps_code ps_symlink_replace(const char *target, const char *linkpath, ps_error *err)
@@ -638,15 +672,7 @@ ps_code ps_file_write_unsynced(const char *path, const void *data, size_t len, p
 
 ps_code ps_syncfs(const char *path, ps_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || syncfs(fd) != 0) {
-        ps_code rc = ps_error_set(err, PS_EIO, "%s: sync: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return rc;
-    }
-    close(fd);
-    return PS_OK;
+    return sync_path(path, 0, syncfs, "sync: ", err);
 }
 
 void ps_format_date(long t, char *out, size_t n)

@@ -3,6 +3,7 @@
 #define PS_UTIL_H
 
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,10 +21,28 @@ typedef struct ps_buf {
     size_t cap;
 } ps_buf;
 
+/* A NULL DATA appends LEN bytes left unset, for writing in place. */
 ps_code ps_buf_append(ps_buf *b, const void *data, size_t len, ps_error *err);
 ps_code ps_buf_appendf(ps_buf *b, ps_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The va_list form, for functions that take a format of their own (so
+ * they need no vasprintf copy of their own). */
+ps_code ps_buf_vappendf(ps_buf *b, ps_error *err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void ps_buf_free(ps_buf *b);
+
+/* One zeroed object of SIZE bytes, or NULL with PS_ENOMEM in ERR: every
+ * constructor starts this way, and the message should not vary. */
+void *ps_zalloc(size_t size, ps_error *err);
+
+/* Arrays that grow by appending (*ARRAYP holds N elements of ELSIZE
+ * bytes) grow in chunks of PS_ARRAY_CHUNK: when N is a multiple of it,
+ * *ARRAYP is reallocated with room for a chunk more.  ARRAYP is the
+ * address of the caller's element pointer (any object pointer type: they
+ * share void *'s representation on every platform pkgsmith builds for; on
+ * failure it is left as it was, still owned by the caller). */
+#define PS_ARRAY_CHUNK 64
+ps_code ps_array_reserve(void *arrayp, size_t n, size_t elsize, ps_error *err);
 
 /* malloc'd formatted string, or NULL when out of memory. */
 char *ps_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,20 +107,6 @@ static ps_code signed_by(const src *s, ps_mirror_conf *c, ps_error *err)
     return rc;
 }
 
-static ps_code check_fields(const src *s, ps_error *err)
-{
-    for (size_t f = 0; f < ps_deb822_nfields(s->d, 0); f++) {
-        const char *name = ps_deb822_name_at(s->d, 0, f);
-        int known = 0;
-        for (size_t k = 0; FIELDS[k]; k++)
-            known |= strcasecmp(name, FIELDS[k]) == 0;
-        if (!known)
-            return ps_error_set(err, PS_EINPUT, "%s:%u: unknown field '%s'", s->path,
-                                ps_deb822_field_line(s->d, 0, name), name);
-    }
-    return PS_OK;
-}
-
 static ps_code need(const src *s, const char *field, const ps_strv *v, ps_error *err)
 {
     if (v->n > 0)
@@ -159,31 +146,50 @@ static ps_code name_and_type(const src *s, ps_mirror_conf *c, ps_error *err)
     return PS_OK;
 }
 
+/* The fields that are lists of words, where each goes, and who must
+ * have it: one table, so a new list field is one line. */
+enum { OPTIONAL, EVERY_MIRROR, APT_MIRROR };
+static const struct {
+    const char *field;
+    size_t off;
+    int needed_by;
+} LISTS[] = {
+    {"URIs", offsetof(ps_mirror_conf, uris), EVERY_MIRROR},
+    {"Suites", offsetof(ps_mirror_conf, suites), APT_MIRROR},
+    {"Components", offsetof(ps_mirror_conf, components), APT_MIRROR},
+    {"Architectures", offsetof(ps_mirror_conf, archs), APT_MIRROR},
+    {"Include", offsetof(ps_mirror_conf, include), OPTIONAL},
+    {"Exclude", offsetof(ps_mirror_conf, exclude), OPTIONAL},
+};
+#define NLISTS (sizeof LISTS / sizeof *LISTS)
+
+static ps_strv *list_of(ps_mirror_conf *c, size_t i)
+{
+    return (ps_strv *)((char *)c + LISTS[i].off);
+}
+
+static ps_code need_lists(const src *s, ps_mirror_conf *c, int needed_by, ps_error *err)
+{
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < NLISTS; i++)
+        if (LISTS[i].needed_by == needed_by)
+            rc = need(s, LISTS[i].field, list_of(c, i), err);
+    return rc;
+}
+
 static ps_code lists(const src *s, ps_mirror_conf *c, ps_error *err)
 {
-    ps_code rc = words(s, "URIs", &c->uris, err);
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < NLISTS; i++)
+        rc = words(s, LISTS[i].field, list_of(c, i), err);
     if (rc == PS_OK)
-        rc = words(s, "Suites", &c->suites, err);
-    if (rc == PS_OK)
-        rc = words(s, "Components", &c->components, err);
-    if (rc == PS_OK)
-        rc = words(s, "Architectures", &c->archs, err);
-    if (rc == PS_OK)
-        rc = words(s, "Include", &c->include, err);
-    if (rc == PS_OK)
-        rc = words(s, "Exclude", &c->exclude, err);
-    if (rc == PS_OK)
-        rc = need(s, "URIs", &c->uris, err);
+        rc = need_lists(s, c, EVERY_MIRROR, err);
     for (size_t i = 0; rc == PS_OK && i < c->uris.n; i++)
         if (strncmp(c->uris.v[i], "http://", 7) != 0 && strncmp(c->uris.v[i], "https://", 8) != 0 &&
             strncmp(c->uris.v[i], "file://", 7) != 0)
             rc = bad(s, "URIs", err, "want http://, https:// or file:// URIs");
     if (rc == PS_OK && c->type == PS_MIRROR_APT)
-        rc = need(s, "Suites", &c->suites, err);
-    if (rc == PS_OK && c->type == PS_MIRROR_APT)
-        rc = need(s, "Components", &c->components, err);
-    if (rc == PS_OK && c->type == PS_MIRROR_APT)
-        rc = need(s, "Architectures", &c->archs, err);
+        rc = need_lists(s, c, APT_MIRROR, err);
     return rc;
 }
 
@@ -233,7 +239,7 @@ static ps_code load_one(const char *path, ps_mirror_conf *c, ps_error *err)
     if (rc == PS_OK && (c->path = strdup(path)) == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
-        rc = check_fields(&s, err);
+        rc = ps_deb822_check_fields(d, 0, FIELDS, path, err);
     if (rc == PS_OK)
         rc = name_and_type(&s, c, err);
     if (rc == PS_OK)
@@ -307,11 +313,7 @@ ps_mirror_set *ps_mirror_set_load(const char *dir, ps_error *err)
                                   files.v[i], s->v[i].name, s->v[j].path);
     }
     ps_strv_free(&files);
-    if (rc != PS_OK) {
-        ps_mirror_set_free(s);
-        return NULL;
-    }
-    return s;
+    return PS_BUILT(rc, s, ps_mirror_set_free);
 }
 
 size_t ps_mirror_set_count(const ps_mirror_set *s) { return s->n; }

@@ -185,20 +185,6 @@ static const char *const CONF_FIELDS[] = {
     "Signing-Key", "GnuPG-Home", "Valid-Days", "Keep-Generations", "Base-URL", "Org",
     "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", NULL};
 
-static ps_code conf_check_fields(const ps_repo *r, const char *path, ps_error *err)
-{
-    for (size_t f = 0; f < ps_deb822_nfields(r->conf, 0); f++) {
-        const char *name = ps_deb822_name_at(r->conf, 0, f);
-        int known = 0;
-        for (size_t k = 0; CONF_FIELDS[k]; k++)
-            known |= strcasecmp(name, CONF_FIELDS[k]) == 0;
-        if (!known)
-            return ps_error_set(err, PS_EINPUT, "%s:%u: unknown field '%s'", path,
-                                ps_deb822_field_line(r->conf, 0, name), name);
-    }
-    return PS_OK;
-}
-
 static ps_code conf_number(const ps_repo *r, const char *path, const char *field, long def,
                            long min, long *out, ps_error *err)
 {
@@ -224,7 +210,7 @@ static ps_code conf_load(ps_repo *r, ps_error *err)
     if (rc == PS_OK && ps_deb822_count(r->conf) != 1)
         rc = ps_error_set(err, PS_EINPUT, "%s: want exactly one stanza", path);
     if (rc == PS_OK)
-        rc = conf_check_fields(r, path, err);
+        rc = ps_deb822_check_fields(r->conf, 0, CONF_FIELDS, path, err);
     static const char *const required[] = {"Suites", "Components", "Architectures",
                                            "Signing-Key"};
     for (size_t i = 0; rc == PS_OK && i < 4; i++)
@@ -388,11 +374,7 @@ ps_repo *ps_repo_open(const char *root, int write, int wait_seconds, ps_error *e
     if (rc == PS_OK)
         rc = db ? ps_entries_load(db, &r->db, err) : PS_ENOMEM;
     free(db);
-    if (rc != PS_OK) {
-        ps_repo_free(r);
-        return NULL;
-    }
-    return r;
+    return PS_BUILT(rc, r, ps_repo_free);
 }
 
 void ps_repo_free(ps_repo *r)

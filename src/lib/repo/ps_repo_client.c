@@ -51,15 +51,14 @@ static ps_code putf(client *c, const char *rel, const char *fmt, ...)
 
 static ps_code putf(client *c, const char *rel, const char *fmt, ...)
 {
+    ps_buf text = {0};
     va_list ap;
     va_start(ap, fmt);
-    char *text = NULL;
-    int n = vasprintf(&text, fmt, ap);
+    ps_code rc = ps_buf_vappendf(&text, c->err, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return ps_error_set(c->err, PS_ENOMEM, "out of memory");
-    ps_code rc = put(c, rel, text);
-    free(text);
+    if (rc == PS_OK)
+        rc = put(c, rel, (const char *)text.data);
+    ps_buf_free(&text);
     return rc;
 }
 

@@ -39,6 +39,22 @@ static ps_code read_rel(vctx *c, const char *rel, ps_buf *out)
     return rc;
 }
 
+/* A signed index and its signatures, read whole before any is checked:
+ * TOP/UNDER/NAMES[i] into BUFS[i], its relative path kept in PATHS[i]
+ * for the messages.  Apt suites and rpm repositories differ only in the
+ * names. */
+typedef char relpath[512];
+static ps_code read_signed_set(vctx *c, const char *top, const char *under,
+                               const char *const *names, size_t n, relpath *paths, ps_buf *bufs)
+{
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < n; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s/%s", top, under, names[i]);
+        rc = read_rel(c, paths[i], &bufs[i]);
+    }
+    return rc;
+}
+
 /* REL must have SIZE bytes and the given digests (either may be NULL). */
 static ps_code check_file(vctx *c, const char *rel, uint64_t size, const char *sha256,
                           const char *sha512)
@@ -169,25 +185,23 @@ static ps_code check_release_sums(vctx *c, const char *suite, const ps_buf *rele
 
 static ps_code verify_suite(vctx *c, const char *suite)
 {
-    ps_buf rel = {0}, inrel = {0}, gpg = {0}, plain = {0};
-    char p_rel[512], p_in[512], p_gpg[512];
-    snprintf(p_rel, sizeof p_rel, "dists/%s/Release", suite);
-    snprintf(p_in, sizeof p_in, "dists/%s/InRelease", suite);
-    snprintf(p_gpg, sizeof p_gpg, "dists/%s/Release.gpg", suite);
-    ps_code rc = read_rel(c, p_rel, &rel);
+    static const char *const names[] = {"Release", "InRelease", "Release.gpg"};
+    enum { REL, IN, GPG, N };
+    relpath p[N];
+    ps_buf b[N] = {{0}}, plain = {0};
+    ps_code rc = read_signed_set(c, "dists", suite, names, N, p, b);
     if (rc == PS_OK)
-        rc = read_rel(c, p_in, &inrel);
+        rc = verify_sig(c, p[IN], &b[IN], NULL, &plain);
+    if (rc == PS_OK &&
+        (plain.len != b[REL].len || memcmp(plain.data, b[REL].data, b[REL].len) != 0))
+        rc = bad(c, p[IN], "signed text differs from Release");
     if (rc == PS_OK)
-        rc = read_rel(c, p_gpg, &gpg);
+        rc = verify_sig(c, p[GPG], &b[GPG], &b[REL], NULL);
     if (rc == PS_OK)
-        rc = verify_sig(c, p_in, &inrel, NULL, &plain);
-    if (rc == PS_OK && (plain.len != rel.len || memcmp(plain.data, rel.data, rel.len) != 0))
-        rc = bad(c, p_in, "signed text differs from Release");
-    if (rc == PS_OK)
-        rc = verify_sig(c, p_gpg, &gpg, &rel, NULL);
-    if (rc == PS_OK)
-        rc = check_release_sums(c, suite, &rel);
-    ps_buf_free(&rel), ps_buf_free(&inrel), ps_buf_free(&gpg), ps_buf_free(&plain);
+        rc = check_release_sums(c, suite, &b[REL]);
+    for (size_t i = 0; i < N; i++)
+        ps_buf_free(&b[i]);
+    ps_buf_free(&plain);
     return rc;
 }
 
@@ -253,22 +267,20 @@ static ps_code check_records(vctx *c, const char *repo, cr_Repomd *md)
 
 static ps_code verify_rpm_repo(vctx *c, const char *repo)
 {
-    ps_buf xml = {0}, asc = {0};
-    char p_xml[512], p_asc[512];
-    snprintf(p_xml, sizeof p_xml, "rpm/%s/repodata/repomd.xml", repo);
-    snprintf(p_asc, sizeof p_asc, "rpm/%s/repodata/repomd.xml.asc", repo);
-    ps_code rc = read_rel(c, p_xml, &xml);
+    static const char *const names[] = {"repodata/repomd.xml", "repodata/repomd.xml.asc"};
+    enum { XML, ASC, N };
+    relpath p[N];
+    ps_buf b[N] = {{0}};
+    ps_code rc = read_signed_set(c, "rpm", repo, names, N, p, b);
     if (rc == PS_OK)
-        rc = read_rel(c, p_asc, &asc);
-    if (rc == PS_OK)
-        rc = verify_sig(c, p_asc, &asc, &xml, NULL);
+        rc = verify_sig(c, p[ASC], &b[ASC], &b[XML], NULL);
     /* Parse only what the signature covers: the bytes just verified. */
     cr_Repomd *md = cr_repomd_new();
     GError *gerr = NULL;
-    char *path = ps_strdupf("%s/%s", c->tree, p_xml);
+    char *path = ps_strdupf("%s/%s", c->tree, p[XML]);
     if (rc == PS_OK && (md == NULL || path == NULL ||
                         cr_xml_parse_repomd(path, md, NULL, NULL, &gerr) != CRE_OK))
-        rc = ps_error_set(c->err, PS_EVERIFY, "%s: %s", path ? path : p_xml,
+        rc = ps_error_set(c->err, PS_EVERIFY, "%s: %s", path ? path : p[XML],
                           gerr ? gerr->message : "unreadable");
     if (rc == PS_OK)
         rc = check_records(c, repo, md);
@@ -277,7 +289,7 @@ static ps_code verify_rpm_repo(vctx *c, const char *repo)
     if (md)
         cr_repomd_free(md);
     free(path);
-    ps_buf_free(&xml), ps_buf_free(&asc);
+    ps_buf_free(&b[XML]), ps_buf_free(&b[ASC]);
     return rc;
 }
 

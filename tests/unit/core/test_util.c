@@ -14,6 +14,50 @@ static void test_buf_append_and_format(void **state)
     assert_null(b.data);
 }
 
+/* appendf formats in place after what the buffer holds: a long result
+ * (more than the first allocation) and an empty one both come out whole. */
+static void test_appendf_in_place(void **state)
+{
+    (void)state;
+    ps_buf b = {0};
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(ps_buf_appendf(&b, NULL, "%s", ""), PS_OK);
+    assert_non_null(b.data);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(ps_buf_appendf(&b, NULL, "<%s>%d", big, 7), PS_OK);
+    assert_int_equal(b.len, sizeof big + 2);
+    assert_memory_equal(b.data + 1, big, sizeof big - 1);
+    assert_string_equal((char *)b.data + sizeof big, ">7");
+    ps_buf_free(&b);
+}
+
+/* Appending one element at a time keeps every element: the array grows
+ * at each chunk boundary and only there. */
+static void test_array_reserve_grows_by_chunks(void **state)
+{
+    (void)state;
+    long *v = NULL;
+    size_t n = 0;
+    for (; n < 3 * PS_ARRAY_CHUNK + 1; n++) {
+        assert_int_equal(ps_array_reserve(&v, n, sizeof *v, NULL), PS_OK);
+        v[n] = (long)n * 3;
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(v[i], (long)i * 3);
+    long *before = v;
+    assert_int_equal(ps_array_reserve(&v, n, sizeof *v, NULL), PS_OK);
+    assert_ptr_equal(v, before); /* n is not on a boundary: nothing moved */
+    free(v);
+    ps_error err = {0};
+    void *p = ps_zalloc(16, &err);
+    assert_non_null(p);
+    assert_memory_equal(p, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+    assert_int_equal(err.code, PS_OK);
+    free(p);
+}
+
 static void test_error_keeps_first_message(void **state)
 {
     (void)state;
@@ -107,6 +151,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_append_and_format),
+        cmocka_unit_test(test_appendf_in_place),
+        cmocka_unit_test(test_array_reserve_grows_by_chunks),
         cmocka_unit_test(test_error_keeps_first_message),
         cmocka_unit_test(test_atomic_write_replaces_and_reads_back),
         cmocka_unit_test(test_read_missing_names_path),
