@@ -16,14 +16,15 @@ done
 # include (core naming a repo header), a peer's (mirror naming bundle's)
 # or another folder's private header, in a copy of src/, is refused.
 check "layers: no file of src/ includes a header of a layer above it" scripts/check-layers
-mkdir "$T/layers" && cp -R src "$T/layers/src"
-printf '#include "ps_repo.h"\n' >>"$T/layers/src/lib/core/ps_error.h"
-check_fails "layers: core including a repo header is refused" 1 'ps_error.h: includes ps_repo.h of repo/' \
-    scripts/check-layers "$T/layers"
-cp src/lib/core/ps_error.h "$T/layers/src/lib/core/ps_error.h"
-printf '#include "ps_bundle.h"\n#include "ps_repo_priv.h"\n' >>"$T/layers/src/lib/mirror/ps_mirror.c"
-check_fails "layers: mirror including bundle's header is refused" 1 'ps_mirror.c: includes ps_bundle.h of bundle/' \
-    scripts/check-layers "$T/layers"
-check_fails "layers: another folder's private header is refused" 1 'ps_mirror.c: includes ps_repo_priv.h, the private header of repo/' \
-    scripts/check-layers "$T/layers"
+L=$T/layers
+mkdir "$L" && cp -R src "$L/src"
+printf '#include "ps_repo.h"\n' >>"$L/src/lib/core/ps_error.h"
+check_fails "layers: core including a repo header is refused" 1 \
+    'ps_error.h: includes ps_repo.h of repo/' scripts/check-layers "$L"
+cp src/lib/core/ps_error.h "$L/src/lib/core/ps_error.h"
+printf '#include "ps_bundle.h"\n#include "ps_repo_priv.h"\n' >>"$L/src/lib/mirror/ps_mirror.c"
+check_fails "layers: mirror including bundle's header is refused" 1 \
+    'ps_mirror.c: includes ps_bundle.h of bundle/' scripts/check-layers "$L"
+check_fails "layers: another folder's private header is refused" 1 \
+    'ps_mirror.c: includes ps_repo_priv.h, the private header of repo/' scripts/check-layers "$L"
 

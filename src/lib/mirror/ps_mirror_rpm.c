@@ -517,8 +517,8 @@ static ps_code rpm_select(ps_sync *s, ps_error *err)
  * package is signed with the repository's key by librpmsign (which runs
  * gpg with %_gpg_name and %_gpg_path), and read again: its bytes, digest
  * and size are now ours. */
-static ps_code resign(ps_sync *s, ps_mirror_plan *p, ps_repo_item *it, const ps_cand *c, ps_pkginfo **pi,
-                      ps_error *err)
+static ps_code resign(ps_sync *s, ps_mirror_plan *p, ps_repo_item *it, const ps_cand *c,
+                      ps_pkginfo **pi, ps_error *err)
 {
     /* (rpm would pass the hash as a number, which gpg refuses: named here) */
     struct rpmSignArgs args = {NULL, 0, 0};
