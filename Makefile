@@ -135,7 +135,9 @@ bench: deps test-deps bin/pkgsmith
 	@bench/mirror
 	@bench/bundle
 
+# check-layers: no file of src/ includes a header of a layer above its own.
 lint:
+	scripts/check-layers
 	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/fuzz/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror bench/bundle \
 	  package/alloy-journal-loki-configure debian/postinst debian/prerm debian/postrm \
 	  debian/config tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \

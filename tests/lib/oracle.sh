@@ -9,7 +9,7 @@
 #   oracle_deb SRC OUT   one .deb per binary stanza of SRC/debian/control
 #   oracle_rpm SRC OUT   one .rpm per package of each SRC/specs/*.spec
 #
-# The conventions (pkgsmith's, see src/lib/ps_deb.h, ps_rpm.h, ps_source.h):
+# The conventions (pkgsmith's, see src/lib/build/ps_deb.h, ps_rpm.h, ps_source.h):
 # version and release from the top entry of debian/changelog; build
 # settings and their defaults from SRC/pkgsmith.settings; a "*.in" source is
 # rendered (@name@ -> value) and installed without the suffix; maintainer

@@ -1,5 +1,6 @@
-/* ps_mirror.c - one sync, start to end: lock, upstream selection (apt or
- * rpm), downloads, the repository's working set, publish, state. */
+/* ps_mirror.c - one sync, start to end: lock, upstream selection (through
+ * the mirror's ps_mirror_kind, never naming one), downloads, the
+ * repository's working set, publish, state. */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -12,110 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ps_mirror_priv.h"
-#include "ps_pkginfo.h"
-
-#include <rpm/rpmlog.h>
-#include <rpm/rpmmacro.h>
-#include <rpm/rpmsign.h>
-
-char *ps_mirror_url(const ps_sync *s, const char *rel)
-{
-    return ps_strdupf("%s/%s", s->base, rel);
-}
-
-/* ---- signatures and freshness --------------------------------------- */
-
-static ps_code make_verifier(ps_sync *s, ps_error *err)
-{
-    if (s->verifier)
-        return PS_OK;
-    s->verifier = ps_verifier_new(err);
-    ps_code rc = s->verifier ? PS_OK : (err ? err->code : PS_ELIB);
-    for (size_t i = 0; rc == PS_OK && i < s->c->key_files.n; i++)
-        rc = ps_verifier_import_file(s->verifier, s->c->key_files.v[i], err);
-    return rc;
-}
-
-static int pinned(const ps_mirror_conf *c, const char *fpr)
-{
-    if (c->fprs.n == 0)
-        return 1;
-    for (size_t i = 0; i < c->fprs.n; i++)
-        if (strcmp(c->fprs.v[i], fpr) == 0)
-            return 1;
-    return 0;
-}
-
-ps_code ps_mirror_verify(ps_sync *s, const ps_buf *data, const ps_buf *sig, ps_buf *plain,
-                         const char *name, ps_error *err)
-{
-    char fpr[41] = "";
-    ps_code rc = make_verifier(s, err);
-    ps_span span = {data->data, data->len};
-    if (rc == PS_OK && sig)
-        rc = ps_verifier_verify(s->verifier, sig->data, sig->len, &span, 1, NULL, name, fpr, err);
-    else if (rc == PS_OK)
-        rc = ps_verifier_verify(s->verifier, data->data, data->len, NULL, 0, plain, name, fpr,
-                                err);
-    if (rc == PS_OK && !pinned(s->c, fpr))
-        rc = ps_error_set(err, PS_EVERIFY,
-                          "%s: signed by key %s, which is not pinned in Signed-By of %s: refused",
-                          name, fpr, s->c->path);
-    if (rc == PS_OK)
-        snprintf(s->res->signer, sizeof s->res->signer, "%s", fpr);
-    return rc;
-}
-
-ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, const char *name,
-                             ps_error *err)
-{
-    time_t t = date ? curl_getdate(date, NULL) : -1;
-    if (t < 0)
-        return ps_error_set(err, PS_EVERIFY, "%s: no valid Date ('%s'): refused", name,
-                            date ? date : "");
-    const char *prev = ps_kv_get(&s->state, key);
-    long last = prev ? strtol(prev, NULL, 10) : 0;
-    if ((long)t < last) {
-        char when[64];
-        ps_format_date(last, when, sizeof when);
-        return ps_error_set(err, PS_EVERIFY,
-                            "%s: Date %s is older than the last accepted %s (a replayed or "
-                            "rolled-back upstream): refused",
-                            name, date, when);
-    }
-    char v[32];
-    snprintf(v, sizeof v, "%ld", (long)t);
-    return ps_kv_set(&s->next, key, v, err);
-}
-
-/* ---- files ----------------------------------------------------------- */
-
-static void on_progress(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
-{
-    const ps_sync *s = ud;
-    s->o->progress(s->o->progress_ud, fd, ft, bd, bt);
-}
-
-ps_code ps_mirror_fetch_files(ps_sync *s, const ps_fetch_file *files, size_t n, int progress,
-                              ps_error *err)
-{
-    int cb = progress && s->o->progress;
-    return ps_fetch_files(s->fetch, files, n, cb ? on_progress : NULL, s, err);
-}
-
-ps_code ps_mirror_keep_provenance(ps_sync *s, const char *name, const void *data, size_t len,
-                                  ps_error *err)
-{
-    char *dir = ps_strdupf("%s/provenance.new", s->dir);
-    char *path = ps_strdupf("%s/provenance.new/%s", s->dir, name);
-    ps_code rc = dir && path ? ps_mkdir_p(dir, 0755, err)
-                             : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
-        rc = ps_file_write_unsynced(path, data, len, err);
-    free(dir), free(path);
-    return rc;
-}
+#include "ps_mirror_kind.h"
 
 /* provenance.new replaces provenance (synced with the working set). */
 static ps_code swap_provenance(ps_sync *s, ps_error *err)
@@ -138,20 +36,7 @@ static ps_code swap_provenance(ps_sync *s, ps_error *err)
 
 /* ---- from the selection to repository items -------------------------- */
 
-typedef struct plan {
-    const char *sign_key, *sign_home; /* the repository's, for Resign-Packages */
-    ps_repo_item *items;
-    char **own;          /* strings the items point to */
-    size_t n, nown;
-    const ps_cand **cand; /* the candidate each item came from */
-    ps_fetch_file *fetch;
-    size_t nfetch;
-    uint64_t fetch_bytes;
-    ps_buf *records;
-    ps_hashes *hashes;   /* of each new download, as ps_fetch checked it */
-} plan;
-
-static void plan_free(plan *p, size_t ncand)
+static void plan_free(ps_mirror_plan *p, size_t ncand)
 {
     for (size_t i = 0; i < p->nown; i++)
         free(p->own[i]);
@@ -161,30 +46,15 @@ static void plan_free(plan *p, size_t ncand)
     free(p->hashes);
 }
 
-static const char *own(plan *p, char *s)
-{
-    if (s)
-        p->own[p->nown++] = s;
-    return s;
-}
-
-static char *target_of(const ps_sync *s, const ps_repo *r)
-{
-    if (s->c->type == PS_MIRROR_RPM)
-        return strdup(s->c->target);
-    if (strchr(s->c->target, '/'))
-        return strdup(s->c->target);
-    return ps_strdupf("%s/%s", s->c->target, ps_repo_components(r)->v[0]);
-}
-
 static ps_code check_target(const ps_sync *s, const ps_repo *r, const char *t, ps_error *err)
 {
-    int rpm = s->c->type == PS_MIRROR_RPM;
-    if (ps_repo_has_target(r, rpm ? "rpm" : "deb", t))
+    const ps_mirror_kind *k = s->c->kind;
+    if (ps_repo_has_target(r, k->pkg_type, t))
         return PS_OK;
     return ps_error_set(err, PS_EINPUT, "%s: Target '%s' is not %s of %s/repo.conf", s->c->path,
-                        t, rpm ? "an rpm repo" : "a suite/component", ps_repo_root(r));
+                        t, k->target_is, ps_repo_root(r));
 }
+
 
 static ps_code check_space(const ps_sync *s, uint64_t need, ps_error *err)
 {
@@ -201,7 +71,7 @@ static ps_code check_space(const ps_sync *s, uint64_t need, ps_error *err)
 }
 
 /* Which files are new, which the pool already holds. */
-static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan *p,
+static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, ps_mirror_plan *p,
                           ps_error *err)
 {
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -224,7 +94,7 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
                               s->base, c->path, (unsigned long long)c->size);
         p->cand[p->n] = c;
         ps_repo_item *it = &p->items[p->n++];
-        *it = (ps_repo_item){s->c->type == PS_MIRROR_APT ? "deb" : "rpm", target, c->name,
+        *it = (ps_repo_item){s->c->kind->pkg_type, target, c->name,
                              c->version, c->arch, c->sha256, c->size, NULL, NULL, NULL, 0};
         /* Re-signed before: the pool holds our bytes under our digest. */
         const char *ours = s->c->resign ? ps_kv_get(&s->resigned, c->sha256) : NULL;
@@ -232,24 +102,24 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
         if (pooled != NULL && ours) {
             struct stat st;
             char *path = ps_strdupf("%s/%s", ps_repo_root(r), pooled);
-            it->sha256 = own(p, strdup(ours));
+            it->sha256 = ps_mirror_own(p, strdup(ours));
             it->size = path && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
             free(path);
             if (rc == PS_OK && it->sha256)
                 rc = ps_kv_set(&s->resigned_next, c->sha256, ours, err);
         }
         if (pooled != NULL) { /* r is closed before the items are used */
-            if ((it->href = own(p, strdup(pooled))) == NULL)
+            if ((it->href = ps_mirror_own(p, strdup(pooled))) == NULL)
                 rc = ps_error_set(err, PS_ENOMEM, "out of memory");
             s->res->reused++;
             continue;
         }
         /* A verified download from an interrupted run is as good. */
-        it->file = own(p, ps_strdupf("%s/download/%s", s->dir, c->sha256));
+        it->file = ps_mirror_own(p, ps_strdupf("%s/download/%s", s->dir, c->sha256));
         if (it->file == NULL)
             rc = ps_error_set(err, PS_ENOMEM, "out of memory");
         if (rc == PS_OK && !ps_path_exists(it->file)) {
-            const char *url = own(p, ps_mirror_url(s, c->path));
+            const char *url = ps_mirror_own(p, ps_mirror_url(s, c->path));
             p->fetch[p->nfetch++] =
                 (ps_fetch_file){url, it->file, c->size, c->sha256, &p->hashes[p->n - 1]};
             p->fetch_bytes += c->size;
@@ -260,156 +130,8 @@ static ps_code plan_files(ps_sync *s, const ps_repo *r, const char *target, plan
     return rc;
 }
 
-static ps_code deb_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_error *err)
-{
-    ps_repo_item *it = &p->items[i];
-    ps_hashes *h = &p->hashes[i];
-    /* Known unless the file is a verified download of an earlier run. */
-    ps_code rc = h->sha256[0] ? PS_OK : ps_hashes_of_file(it->file, h, err);
-    const char *colon = strchr(c->version, ':');
-    char *fname = ps_strdupf("%s_%s_%s.deb", c->name, colon ? colon + 1 : c->version, c->arch);
-    it->href = own(p, fname ? ps_repo_pool_href(c->sha256, fname) : NULL);
-    free(fname);
-    if (rc == PS_OK && it->href == NULL)
-        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
-        rc = ps_mirror_deb_record(c, it->href, h, &p->records[i], err);
-    (void)s;
-    return rc;
-}
-
-/* Resign-Packages: once the upstream signature has been checked, the
- * package is signed with the repository's key by librpmsign (which runs
- * gpg with %_gpg_name and %_gpg_path), and read again: its bytes, digest
- * and size are now ours. */
-static ps_code resign(ps_sync *s, plan *p, ps_repo_item *it, const ps_cand *c, ps_pkginfo **pi,
-                      ps_error *err)
-{
-    /* (rpm would pass the hash as a number, which gpg refuses: named here) */
-    struct rpmSignArgs args = {NULL, 0, 0};
-    const char *home = p->sign_home ? p->sign_home : getenv("GNUPGHOME");
-    /* A copy is signed: the verified download stays upstream's bytes, so
-     * a failure later in this sync leaves it reusable by the next. */
-    char *copy = ps_strdupf("%s.ours", it->file);
-    if (copy == NULL)
-        return ps_error_set(err, PS_ENOMEM, "out of memory");
-    unlink(copy);
-    ps_code rc = ps_copy_file(it->file, copy, err);
-    it->file = own(p, copy);
-    if (rc != PS_OK)
-        return rc;
-    rpmPushMacro(NULL, "_gpg_name", NULL, p->sign_key, RMIL_GLOBAL);
-    /* Debian's rpm names /usr/bin/gpg2, which GnuPG 2.2 no longer ships. */
-    rpmPushMacro(NULL, "__gpg", NULL, "/usr/bin/gpg", RMIL_GLOBAL);
-    rpmPushMacro(NULL, "_gpg_digest_algo", NULL, "sha256", RMIL_GLOBAL);
-    if (home)
-        rpmPushMacro(NULL, "_gpg_path", NULL, home, RMIL_GLOBAL);
-    /* rpmPkgSign prints the file name on stdout, which is --json's. */
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (saved >= 0 && null >= 0)
-        dup2(null, STDOUT_FILENO);
-    int mask = rpmlogSetMask(RPMLOG_UPTO(RPMLOG_ERR)); /* not "Could not set GPG_TTY" */
-    int r = rpmPkgSign(it->file, &args);
-    rpmlogSetMask(mask);
-    fflush(stdout);
-    if (saved >= 0)
-        dup2(saved, STDOUT_FILENO), close(saved);
-    if (null >= 0)
-        close(null);
-    rpmPopMacro(NULL, "_gpg_name");
-    rpmPopMacro(NULL, "__gpg");
-    rpmPopMacro(NULL, "_gpg_digest_algo");
-    if (home)
-        rpmPopMacro(NULL, "_gpg_path");
-    if (r != 0) {
-        unlink(it->file);
-        return ps_error_set(err, PS_EKEY, "%s: re-signing with %s (librpmsign) failed", it->file,
-                            p->sign_key);
-    }
-    ps_pkginfo_free(*pi);
-    *pi = ps_pkginfo_read(it->file, NULL, 0, err);
-    if (*pi == NULL)
-        return err ? err->code : PS_EINPUT;
-    const ps_hashes *h = ps_pkginfo_hashes(*pi);
-    it->sha256 = own(p, strdup(h->sha256));
-    it->size = h->size;
-    if (it->sha256 == NULL)
-        return ps_error_set(err, PS_ENOMEM, "out of memory");
-    return ps_kv_set(&s->resigned_next, c->sha256, h->sha256, err);
-}
-
-/* An rpm is read through librpm: its signature must be a pinned key's,
- * and its header must say what the index said. */
-static ps_code rpm_item(ps_sync *s, plan *p, size_t i, const ps_cand *c, ps_pkgkeys *keys,
-                        ps_error *err)
-{
-    ps_repo_item *it = &p->items[i];
-    char *url = ps_mirror_url(s, c->path);
-    ps_pkginfo *pi = ps_pkginfo_read(it->file, keys, 1, err);
-    ps_code rc = pi ? PS_OK : (err ? err->code : PS_EVERIFY);
-    if (rc != PS_OK && err) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        ps_error_clear(err);
-        unlink(it->file);
-        rc = ps_error_set(err, rc, "%s: %s", url ? url : c->path, msg);
-    }
-    if (rc == PS_OK && (strcmp(ps_pkginfo_name(pi), c->name) != 0 ||
-                        strcmp(ps_pkginfo_arch(pi), c->arch) != 0 ||
-                        strcmp(ps_pkginfo_version(pi), c->version) != 0))
-        rc = ps_error_set(err, PS_EVERIFY, "%s: the header says %s %s (%s), the index %s %s (%s)",
-                          url ? url : c->path, ps_pkginfo_name(pi), ps_pkginfo_version(pi),
-                          ps_pkginfo_arch(pi), c->name, c->version, c->arch);
-    if (rc == PS_OK && s->c->resign)
-        rc = resign(s, p, it, c, &pi, err);
-    if (rc == PS_OK)
-        it->href = own(p, ps_repo_pool_href(it->sha256, ps_pkginfo_filename(pi)));
-    if (rc == PS_OK && it->href == NULL)
-        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
-        rc = ps_pkginfo_record(pi, it->href, &p->records[i], err);
-    ps_pkginfo_free(pi);
-    free(url);
-    return rc;
-}
-
-/* The rpm keyring holds the pinned keys only. */
-static ps_pkgkeys *pinned_keys(ps_sync *s, ps_error *err)
-{
-    ps_strv files = {0};
-    ps_code rc = make_verifier(s, err);
-    char *dir = ps_strdupf("%s/keys", s->dir);
-    if (rc == PS_OK && dir) {
-        ps_rm_rf(dir, NULL);
-        rc = ps_mkdir_p(dir, 0700, err);
-    }
-    for (size_t i = 0; rc == PS_OK && i < ps_verifier_nkeys(s->verifier); i++) {
-        if (!pinned(s->c, ps_verifier_key(s->verifier, i)))
-            continue;
-        ps_buf b = {0};
-        char *path = ps_strdupf("%s/%zu.asc", dir, i);
-        rc = path ? ps_verifier_export(s->verifier, i, 1, &b, err) : PS_ENOMEM;
-        if (rc == PS_OK)
-            rc = ps_file_write_atomic(path, b.data, b.len, 0644, err);
-        if (rc == PS_OK)
-            rc = ps_strv_take(&files, path, err), path = NULL;
-        free(path);
-        ps_buf_free(&b);
-    }
-    ps_pkgkeys *k = NULL;
-    if (rc == PS_OK && files.n == 0)
-        ps_error_set(err, PS_EKEY, "%s: none of the pinned keys is in the Signed-By key files",
-                     s->c->path);
-    else if (rc == PS_OK)
-        k = ps_pkgkeys_new((const char *const *)files.v, files.n, err);
-    ps_strv_free(&files);
-    free(dir);
-    return k;
-}
-
-/* KEYS: the pinned keys as an rpm keyring (rpm mirrors). */
-static ps_code make_items(ps_sync *s, plan *p, ps_pkgkeys *keys, ps_error *err)
+/* CTX: what the kind's items_begin made (rpm: the pinned keys). */
+static ps_code make_items(ps_sync *s, ps_mirror_plan *p, void *ctx, ps_error *err)
 {
     ps_code rc = PS_OK;
     size_t k = 0;
@@ -422,26 +144,10 @@ static ps_code make_items(ps_sync *s, plan *p, ps_pkgkeys *keys, ps_error *err)
         if (it->file == NULL)
             continue;
         it->href = NULL;
-        rc = s->c->type == PS_MIRROR_APT ? deb_item(s, p, k - 1, c, err)
-                                         : rpm_item(s, p, k - 1, c, keys, err);
+        rc = s->c->kind->verify_entry(s, p, k - 1, c, ctx, err);
         it->record = p->records[k - 1].data;
         it->record_len = p->records[k - 1].len;
     }
-    return rc;
-}
-
-/* The pinned keys pinned_keys() exported stay as client-keys/ for the
- * client package (dnf checks mirrored rpms against them), unless the
- * packages were re-signed with our key. */
-static ps_code keep_client_keys(ps_sync *s, ps_error *err)
-{
-    char *keys = ps_strdupf("%s/keys", s->dir), *ck = ps_strdupf("%s/client-keys", s->dir);
-    ps_code rc = keys && ck ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (ck)
-        ps_rm_rf(ck, NULL);
-    if (rc == PS_OK && !s->c->resign && rename(keys, ck) != 0)
-        rc = ps_error_set(err, PS_EIO, "%s: %s", ck, strerror(errno));
-    free(keys), free(ck);
     return rc;
 }
 
@@ -480,8 +186,9 @@ static ps_code publish(ps_sync *s, ps_repo *w, ps_error *err)
 static ps_code commit(ps_sync *s, ps_error *err)
 {
     ps_repo *r = ps_repo_open(s->o->root, 0, 0, err);
-    char *target = r ? target_of(s, r) : NULL;
-    plan p = {0};
+    char *target = r ? s->c->kind->target(s, r) : NULL;
+    ps_mirror_plan p = {0};
+    const ps_mirror_kind *k = s->c->kind;
     ps_code rc = r == NULL ? (err ? err->code : PS_EINPUT)
                            : target ? check_target(s, r, target, err)
                                     : ps_error_set(err, PS_ENOMEM, "out of memory");
@@ -496,14 +203,13 @@ static ps_code commit(ps_sync *s, ps_error *err)
     if (rc == PS_OK)
         rc = ps_mirror_fetch_files(s, p.fetch, p.nfetch, 1, err);
     s->res->fetched = rc == PS_OK ? p.nfetch : 0;
-    ps_pkgkeys *keys = NULL;
-    if (rc == PS_OK && s->c->type == PS_MIRROR_RPM && (keys = pinned_keys(s, err)) == NULL)
-        rc = err && err->code ? err->code : PS_EKEY;
+    void *ctx = NULL;
+    if (rc == PS_OK && k->items_begin)
+        rc = k->items_begin(s, &ctx, err);
     if (rc == PS_OK)
-        rc = make_items(s, &p, keys, err);
-    ps_pkgkeys_free(keys);
-    if (rc == PS_OK && s->c->type == PS_MIRROR_RPM)
-        rc = keep_client_keys(s, err);
+        rc = make_items(s, &p, ctx, err);
+    if (k->items_end)
+        rc = k->items_end(s, ctx, rc, err);
     ps_repo_free(r);
     ps_repo *w = rc == PS_OK ? ps_repo_open(s->o->root, 1, s->o->wait_seconds, err) : NULL;
     if (rc == PS_OK && w == NULL)
@@ -552,22 +258,6 @@ static void prune_cache(ps_sync *s, double started)
             closedir(d);
         free(dir);
     }
-}
-
-static ps_code check_still_valid(ps_sync *s, ps_error *err)
-{
-    for (size_t i = 0; s->c->type == PS_MIRROR_APT && i < s->c->suites.n; i++) {
-        char key[300];
-        snprintf(key, sizeof key, "Valid-Until-%s", s->c->suites.v[i]);
-        const char *v = ps_kv_get(&s->state, key);
-        time_t t = v && *v ? curl_getdate(v, NULL) : -1;
-        if (t >= 0 && t < time(NULL))
-            return ps_error_set(err, PS_EVERIFY,
-                                "%s/dists/%s/InRelease: unchanged upstream, but its "
-                                "Valid-Until %s has passed: upstream is stale or frozen",
-                                s->base, s->c->suites.v[i], v);
-    }
-    return PS_OK;
 }
 
 static ps_code prepare(ps_sync *s, int *lockfd, ps_error *err)
@@ -677,11 +367,10 @@ ps_code ps_mirror_sync(const ps_mirror_conf *c, const ps_mirror_opts *o, ps_mirr
     if (rc == PS_OK && (s.fetch = ps_fetch_new(&fo, err)) == NULL)
         rc = err ? err->code : PS_ELIB;
     if (rc == PS_OK)
-        rc = c->type == PS_MIRROR_APT ? ps_mirror_apt_select(&s, err)
-                                      : ps_mirror_rpm_select(&s, err);
+        rc = c->kind->select(&s, err);
     if (rc == PS_OK && out->unchanged) {
         fill_unchanged(&s);
-        rc = check_still_valid(&s, err);
+        rc = c->kind->still_valid ? c->kind->still_valid(&s, err) : PS_OK;
     } else if (rc == PS_OK) {
         rc = check_shrink(&s, err);
         if (rc == PS_OK)

@@ -9,7 +9,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "ps_mirror_priv.h"
+#include "ps_mirror_kind.h"
 
 #define RELEASE_MAX (16u << 20)
 
@@ -550,7 +550,7 @@ static ps_code fetch_releases(ps_sync *s, rel *r, size_t n, ps_error *err)
     return rc;
 }
 
-ps_code ps_mirror_apt_select(ps_sync *s, ps_error *err)
+static ps_code apt_select(ps_sync *s, ps_error *err)
 {
     size_t nr = s->c->suites.n, nix = 0;
     rel *r = calloc(nr, sizeof *r);
@@ -588,8 +588,10 @@ out:
     return rc;
 }
 
-ps_code ps_mirror_deb_record(const ps_cand *c, const char *href, const ps_hashes *h,
-                             ps_buf *out, ps_error *err)
+/* The Packages stanza of a mirrored .deb for HREF: the upstream fields in
+ * apt's order, with our Filename, Size and digests. */
+static ps_code deb_record(const ps_cand *c, const char *href, const ps_hashes *h, ps_buf *out,
+                          ps_error *err)
 {
     ps_deb822 *d = ps_deb822_parse_mem(c->stanza, strlen(c->stanza), c->name, err);
     if (d == NULL)
@@ -620,3 +622,61 @@ ps_code ps_mirror_deb_record(const ps_cand *c, const char *href, const ps_hashes
     ps_deb822_free(d);
     return rc == PS_OK ? ps_buf_append(out, "\n", 1, err) : rc;
 }
+
+/* Target is a suite/component of repo.conf, or a suite: its first component. */
+static char *apt_target(const ps_sync *s, const ps_repo *r)
+{
+    if (strchr(s->c->target, '/'))
+        return strdup(s->c->target);
+    return ps_strdupf("%s/%s", s->c->target, ps_repo_components(r)->v[0]);
+}
+
+/* A .deb is taken as the index describes it: its digest was checked by
+ * the download against the signed index. */
+static ps_code deb_item(ps_sync *s, ps_mirror_plan *p, size_t i, const ps_cand *c, void *ctx,
+                        ps_error *err)
+{
+    ps_repo_item *it = &p->items[i];
+    ps_hashes *h = &p->hashes[i];
+    /* Known unless the file is a verified download of an earlier run. */
+    ps_code rc = h->sha256[0] ? PS_OK : ps_hashes_of_file(it->file, h, err);
+    const char *colon = strchr(c->version, ':');
+    char *fname = ps_strdupf("%s_%s_%s.deb", c->name, colon ? colon + 1 : c->version, c->arch);
+    it->href = ps_mirror_own(p, fname ? ps_repo_pool_href(c->sha256, fname) : NULL);
+    free(fname);
+    if (rc == PS_OK && it->href == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = deb_record(c, it->href, h, &p->records[i], err);
+    (void)s, (void)ctx;
+    return rc;
+}
+
+static ps_code still_valid(ps_sync *s, ps_error *err)
+{
+    for (size_t i = 0; i < s->c->suites.n; i++) {
+        char key[300];
+        snprintf(key, sizeof key, "Valid-Until-%s", s->c->suites.v[i]);
+        const char *v = ps_kv_get(&s->state, key);
+        time_t t = v && *v ? curl_getdate(v, NULL) : -1;
+        if (t >= 0 && t < time(NULL))
+            return ps_error_set(err, PS_EVERIFY,
+                                "%s/dists/%s/InRelease: unchanged upstream, but its "
+                                "Valid-Until %s has passed: upstream is stale or frozen",
+                                s->base, s->c->suites.v[i], v);
+    }
+    return PS_OK;
+}
+
+const ps_mirror_kind ps_mirror_kind_apt = {
+    .name = "apt",
+    .pkg_type = "deb",
+    .target_what = "a suite, or suite/component, of repo.conf",
+    .target_is = "a suite/component",
+    .suites = 1,
+    .resign_refused = "only rpm mirrors: a .deb carries no signature of its own here",
+    .select = apt_select,
+    .target = apt_target,
+    .verify_entry = deb_item,
+    .still_valid = still_valid,
+};

@@ -1,5 +1,5 @@
 /* ps_mirror_conf.c - mirror definitions (*.mirror, deb822 through the
- * libapt shim), the state file, and the selection rules. */
+ * libapt shim); Type: names a kind of ps_mirror_kinds.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <dirent.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ps_mirror_priv.h"
+#include "ps_mirror_kind.h"
 
 static const char *const FIELDS[] = {
     "Name", "Type", "URIs", "Suites", "Components", "Architectures", "Signed-By", "Include",
@@ -135,19 +135,20 @@ static ps_code name_and_type(const src *s, ps_mirror_conf *c, ps_error *err)
     if (!valid_name(c->name))
         return bad(s, "Name", err, "use letters, digits and - _ . + only");
     const char *type = ps_deb822_get(s->d, 0, "Type");
-    if (type && strcmp(type, "apt") == 0)
-        c->type = PS_MIRROR_APT;
-    else if (type && strcmp(type, "rpm") == 0)
-        c->type = PS_MIRROR_RPM;
-    else
-        return type ? bad(s, "Type", err, "want apt or rpm")
-                    : ps_error_set(err, PS_EINPUT, "%s:%u: Type is required (apt or rpm)",
-                                   s->path, ps_deb822_line(s->d, 0));
-    return PS_OK;
+    char names[128], want[160];
+    c->kind = ps_mirror_kind_find(type);
+    if (c->kind)
+        return PS_OK;
+    ps_mirror_kind_names(names, sizeof names);
+    snprintf(want, sizeof want, "want %s", names);
+    return type ? bad(s, "Type", err, want)
+                : ps_error_set(err, PS_EINPUT, "%s:%u: Type is required (%s)", s->path,
+                               ps_deb822_line(s->d, 0), names);
 }
 
 /* The fields that are lists of words, where each goes, and who must
  * have it: one table, so a new list field is one line. */
+/* APT_MIRROR: needed by a kind that has suites (ps_mirror_kind.suites). */
 enum { OPTIONAL, EVERY_MIRROR, APT_MIRROR };
 static const struct {
     const char *field;
@@ -188,7 +189,7 @@ static ps_code lists(const src *s, ps_mirror_conf *c, ps_error *err)
         if (strncmp(c->uris.v[i], "http://", 7) != 0 && strncmp(c->uris.v[i], "https://", 8) != 0 &&
             strncmp(c->uris.v[i], "file://", 7) != 0)
             rc = bad(s, "URIs", err, "want http://, https:// or file:// URIs");
-    if (rc == PS_OK && c->type == PS_MIRROR_APT)
+    if (rc == PS_OK && c->kind->suites)
         rc = need_lists(s, c, APT_MIRROR, err);
     return rc;
 }
@@ -218,9 +219,8 @@ static ps_code numbers(const src *s, ps_mirror_conf *c, ps_error *err)
     if (rc == PS_OK && rs && strcmp(rs, "yes") != 0 && strcmp(rs, "no") != 0)
         rc = bad(s, "Resign-Packages", err, "want yes or no");
     c->resign = rs && strcmp(rs, "yes") == 0;
-    if (rc == PS_OK && c->resign && c->type == PS_MIRROR_APT)
-        rc = bad(s, "Resign-Packages", err,
-                 "only rpm mirrors: a .deb carries no signature of its own here");
+    if (rc == PS_OK && c->resign && c->kind->resign_refused)
+        rc = bad(s, "Resign-Packages", err, c->kind->resign_refused);
     return rc;
 }
 
@@ -252,8 +252,7 @@ static ps_code load_one(const char *path, ps_mirror_conf *c, ps_error *err)
     if (rc == PS_OK && (t == NULL || *t == '\0'))
         rc = ps_error_set(err, PS_EINPUT, "%s:%u: Target is required (%s)", path,
                           ps_deb822_line(d, 0),
-                          c->type == PS_MIRROR_APT ? "a suite, or suite/component, of repo.conf"
-                                                   : "an rpm repo of repo.conf");
+                          c->kind->target_what);
     if (rc == PS_OK && (c->target = strdup(t)) == NULL)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
@@ -324,7 +323,7 @@ const char *ps_mirror_conf_target(const ps_mirror_conf *c) { return c->target; }
 
 const char *ps_mirror_conf_type(const ps_mirror_conf *c)
 {
-    return c->type == PS_MIRROR_APT ? "apt" : "rpm";
+    return c->kind->name;
 }
 
 const ps_mirror_conf *ps_mirror_set_find(const ps_mirror_set *s, const char *name)
@@ -333,224 +332,4 @@ const ps_mirror_conf *ps_mirror_set_find(const ps_mirror_set *s, const char *nam
         if (strcmp(s->v[i].name, name) == 0)
             return &s->v[i];
     return NULL;
-}
-
-/* ---- state ---------------------------------------------------------- */
-
-ps_code ps_kv_load(const char *path, ps_kv *kv, ps_error *err)
-{
-    if (!ps_path_exists(path))
-        return PS_OK;
-    ps_deb822 *d = ps_deb822_parse_file(path, err);
-    ps_code rc = d ? PS_OK : (err ? err->code : PS_EINPUT);
-    for (size_t f = 0; rc == PS_OK && ps_deb822_count(d) && f < ps_deb822_nfields(d, 0); f++)
-        rc = ps_kv_set(kv, ps_deb822_name_at(d, 0, f), ps_deb822_value_at(d, 0, f), err);
-    ps_deb822_free(d);
-    return rc;
-}
-
-ps_code ps_kv_save(const char *path, const ps_kv *kv, ps_error *err)
-{
-    ps_buf b = {0};
-    ps_code rc = PS_OK;
-    for (size_t i = 0; rc == PS_OK && i < kv->keys.n; i++)
-        if (kv->values.v[i][0])
-            rc = ps_buf_appendf(&b, err, "%s: %s\n", kv->keys.v[i], kv->values.v[i]);
-    if (rc == PS_OK)
-        rc = ps_file_write_atomic(path, b.data ? (const void *)b.data : "", b.len, 0644, err);
-    ps_buf_free(&b);
-    return rc;
-}
-
-const char *ps_kv_get(const ps_kv *kv, const char *key)
-{
-    for (size_t i = 0; i < kv->keys.n; i++)
-        if (strcasecmp(kv->keys.v[i], key) == 0)
-            return kv->values.v[i];
-    return NULL;
-}
-
-ps_code ps_kv_set(ps_kv *kv, const char *key, const char *value, ps_error *err)
-{
-    /* One line per value: a newline would end the field. */
-    char *v = strdup(value ? value : "");
-    if (v == NULL)
-        return ps_error_set(err, PS_ENOMEM, "out of memory");
-    for (char *p = v; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    for (size_t i = 0; i < kv->keys.n; i++)
-        if (strcasecmp(kv->keys.v[i], key) == 0) {
-            free(kv->values.v[i]);
-            kv->values.v[i] = v;
-            return PS_OK;
-        }
-    ps_code rc = ps_strv_add(&kv->keys, key, err);
-    return rc == PS_OK ? ps_strv_take(&kv->values, v, err) : (free(v), rc);
-}
-
-void ps_kv_free(ps_kv *kv)
-{
-    ps_strv_free(&kv->keys);
-    ps_strv_free(&kv->values);
-}
-
-/* ---- selection ------------------------------------------------------ */
-
-void ps_cand_free(ps_cand *c)
-{
-    if (c == NULL)
-        return;
-    free(c->name), free(c->version), free(c->arch), free(c->path), free(c->sha256);
-    free(c->stanza), free(c->deps);
-    free(c);
-}
-
-void ps_select_init(ps_select *s, int keep, ps_vercmp_fn cmp)
-{
-    s->groups = g_hash_table_new_full(g_str_hash, g_str_equal, free,
-                                      (GDestroyNotify)g_ptr_array_unref);
-    s->keep = keep;
-    s->cmp = cmp;
-    s->conflict[0] = '\0';
-}
-
-void ps_select_free(ps_select *s)
-{
-    if (s->groups)
-        g_hash_table_destroy(s->groups);
-    s->groups = NULL;
-}
-
-void ps_select_offer(ps_select *s, ps_cand *c)
-{
-    char *key = ps_strdupf("%s %s", c->name, c->arch);
-    GPtrArray *g = key ? g_hash_table_lookup(s->groups, key) : NULL;
-    if (key && g == NULL) {
-        g = g_ptr_array_new_with_free_func((GDestroyNotify)ps_cand_free);
-        g_hash_table_insert(s->groups, key, g);
-        key = NULL;
-    }
-    free(key);
-    if (g == NULL) {
-        ps_cand_free(c);
-        return;
-    }
-    guint at = 0;
-    for (; at < g->len; at++) {
-        const ps_cand *o = g->pdata[at];
-        int d = s->cmp(c->version, o->version);
-        if (d == 0) { /* the same version twice: keep the first */
-            if (c->sha256 && o->sha256 && strcmp(c->sha256, o->sha256) != 0 &&
-                s->conflict[0] == '\0')
-                snprintf(s->conflict, sizeof s->conflict,
-                         "%s %s (%s) is listed twice, with SHA-256 %.64s and %.64s", c->name,
-                         c->version, c->arch, o->sha256, c->sha256);
-            ps_cand_free(c);
-            return;
-        }
-        if (d > 0)
-            break;
-    }
-    if (s->keep > 0 && at >= (guint)s->keep) {
-        ps_cand_free(c);
-        return;
-    }
-    g_ptr_array_insert(g, (gint)at, c);
-    if (s->keep > 0 && g->len > (guint)s->keep)
-        g_ptr_array_remove_index(g, g->len - 1);
-}
-
-ps_code ps_select_check(const ps_select *s, const char *where, ps_error *err)
-{
-    if (s->conflict[0] == '\0')
-        return PS_OK;
-    return ps_error_set(err, PS_EVERIFY, "%s: %s: refused (the same identity must mean the same "
-                        "bytes)", where, s->conflict);
-}
-
-static gint cand_cmp(gconstpointer a, gconstpointer b)
-{
-    const ps_cand *x = *(ps_cand *const *)a, *y = *(ps_cand *const *)b;
-    int c = strcmp(x->name, y->name);
-    if (c == 0)
-        c = strcmp(x->arch, y->arch);
-    return c ? c : strcmp(x->version, y->version);
-}
-
-GPtrArray *ps_select_list(const ps_select *s)
-{
-    GPtrArray *all = g_ptr_array_new();
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, s->groups);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        GPtrArray *g = v;
-        for (guint i = 0; i < g->len; i++)
-            g_ptr_array_add(all, g->pdata[i]);
-    }
-    g_ptr_array_sort(all, cand_cmp);
-    return all;
-}
-
-void ps_select_take(ps_select *s, GPtrArray *into)
-{
-    GPtrArray *list = ps_select_list(s);
-    for (guint i = 0; i < list->len; i++)
-        g_ptr_array_add(into, list->pdata[i]);
-    g_ptr_array_free(list, TRUE);
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, s->groups);
-    while (g_hash_table_iter_next(&it, NULL, &v))
-        g_ptr_array_set_free_func(v, NULL); /* INTO owns them now */
-}
-
-int ps_select_has_name(const ps_select *s, const char *name)
-{
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, s->groups);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        GPtrArray *g = v;
-        if (g->len && strcmp(((ps_cand *)g->pdata[0])->name, name) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-int ps_mirror_wants(const ps_mirror_conf *c, const char *name)
-{
-    int in = c->include.n == 0;
-    for (size_t i = 0; !in && i < c->include.n; i++)
-        in = fnmatch(c->include.v[i], name, 0) == 0;
-    for (size_t i = 0; in && i < c->exclude.n; i++)
-        in = fnmatch(c->exclude.v[i], name, 0) != 0;
-    return in;
-}
-
-ps_code ps_mirror_check_path(const char *what, const char *path, ps_error *err)
-{
-    const char *why = NULL;
-    if (path == NULL || *path == '\0')
-        why = "empty";
-    else if (path[0] == '/')
-        why = "absolute path";
-    else if (strstr(path, "://") || strchr(path, ':'))
-        why = "a URL or a scheme";
-    else if (strchr(path, '\\'))
-        why = "backslash";
-    for (const char *p = path; !why && *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            why = "control character";
-    for (const char *p = path; !why && p && *p;) {
-        size_t n = strcspn(p, "/");
-        if ((n == 2 && strncmp(p, "..", 2) == 0) || (n == 1 && *p == '.') || n == 0)
-            why = "'..', '.' or an empty component";
-        p += n + (p[n] == '/');
-    }
-    if (why == NULL)
-        return PS_OK;
-    return ps_error_set(err, PS_EVERIFY, "%s: unsafe path '%.200s' (%s): refused", what,
-                        path ? path : "", why);
 }

@@ -1,4 +1,7 @@
-/* ps_mirror_priv.h - what the ps_mirror*.c files share; not a public API. */
+/* ps_mirror_priv.h - the mirror's data, shared by the ps_mirror*.c files
+ * (and the unit tests); not a public API.  A mirror's upstream kind is a
+ * ps_mirror_kind (ps_mirror_kind.h); the helpers every kind uses are in
+ * ps_mirror_common.h. */
 #ifndef PS_MIRROR_PRIV_H
 #define PS_MIRROR_PRIV_H
 #include <glib.h>
@@ -7,14 +10,11 @@
 #include "ps_pgp.h"
 #include "ps_repo.h"
 
-typedef enum ps_mirror_type {
-    PS_MIRROR_APT,
-    PS_MIRROR_RPM
-} ps_mirror_type;
+typedef struct ps_mirror_kind ps_mirror_kind;
 
 struct ps_mirror_conf {
     char *name, *path;
-    ps_mirror_type type;
+    const ps_mirror_kind *kind;     /* Type: apt, rpm (ps_mirror_kinds.c) */
     ps_strv uris, suites, components, archs;
     ps_strv key_files, fprs;        /* Signed-By: files and pinned fingerprints */
     ps_strv include, exclude;       /* fnmatch globs on package names */
@@ -89,44 +89,5 @@ ps_code ps_mirror_check_path(const char *what, const char *path, ps_error *err);
  * document declared in an encoding libxml2 cannot convert (UTF-7; found
  * by tests/fuzz/fuzz_repodata).  Errors name URL. */
 ps_code ps_mirror_xml_check(const char *path, const char *url, ps_error *err);
-
-/* ---- one sync ----------------------------------------------------- */
-typedef struct ps_sync {
-    const ps_mirror_conf *c;
-    const ps_mirror_opts *o;
-    ps_mirror_result *res;
-    char *dir;        /* ROOT/mirrors/NAME */
-    ps_kv state, next; /* as last accepted; what this sync will record */
-    ps_fetch *fetch;
-    ps_verifier *verifier;
-    char *base;       /* the URI in use, without a trailing slash */
-    int conditional;  /* the config is unchanged: ask with validators */
-    GPtrArray *chosen; /* ps_cand* to hold (owned) */
-    ps_kv resigned, resigned_next; /* upstream SHA-256 -> ours, after re-signing */
-} ps_sync;
-
-/* The upstream kinds. */
-ps_code ps_mirror_apt_select(ps_sync *s, ps_error *err);
-ps_code ps_mirror_rpm_select(ps_sync *s, ps_error *err);
-/* The Packages stanza of a mirrored .deb for HREF: the upstream fields in
- * apt's order, with our Filename, Size and digests. */
-ps_code ps_mirror_deb_record(const ps_cand *c, const char *href, const ps_hashes *h,
-                             ps_buf *out, ps_error *err);
-
-/* Verifies SIG over DATA (or cleartext DATA when SIG is NULL; its signed
- * text goes to PLAIN) with the pinned keys; NAME is for messages. */
-ps_code ps_mirror_verify(ps_sync *s, const ps_buf *data, const ps_buf *sig, ps_buf *plain,
-                         const char *name, ps_error *err);
-/* Refuses a Date older than the last accepted one (stored under KEY). */
-ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, const char *name,
-                             ps_error *err);
-/* Downloads FILES (index or package) into the mirror's caches. */
-ps_code ps_mirror_fetch_files(ps_sync *s, const ps_fetch_file *files, size_t n, int progress,
-                              ps_error *err);
-/* "BASE/REL" (malloc'd). */
-char *ps_mirror_url(const ps_sync *s, const char *rel);
-/* Records F (a copy of PATH) as provenance file NAME. */
-ps_code ps_mirror_keep_provenance(ps_sync *s, const char *name, const void *data, size_t len,
-                                  ps_error *err);
 
 #endif
