@@ -843,8 +843,9 @@ ps_code ps_repo_servable(const ps_repo *r, const char *gendir, const ps_entries 
         rc = add_search(r->root, err);
     if (rc == PS_OK)
         rc = add_search(gens, err);
+    /* Served as public/pool/ (the site lists directories). */
     if (rc == PS_OK)
-        rc = add_search(pool, err);
+        rc = set_mode(pool, NULL, 0755, err);
     /* mkdtemp made it 0700; its packages/info/hashfiles need not be listed. */
     if (rc == PS_OK)
         rc = set_mode(gendir, NULL, 0711, err);
