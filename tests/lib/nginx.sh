@@ -55,7 +55,9 @@ SITE
         echo "nginx_start: $NGINX_STOCK_CONF is not Debian's stock config" >&2
         return 1
     fi
-    nginx -c "$_w/nginx.conf" -p "$_w" || return 1
+    # No -p: Debian's modules-enabled/ names modules relative to nginx's
+    # own prefix; every path a test owns is absolute above.
+    nginx -c "$_w/nginx.conf" || return 1
     _i=0
     while [ $_i -lt 50 ]; do
         curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && return 0
