@@ -6,6 +6,9 @@
 : "${PKGSMITH:?run through tests/run or make check}"
 : "${top:?}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/pkgsmith-test.XXXXXX")
+# Searchable, not listable, by others: nginx's workers (www-data) reach a
+# served tree below it, as they do below a real operator's /var/lib.
+chmod 0711 "$T"
 export LC_ALL=C.UTF-8
 
 t_cleanup() {

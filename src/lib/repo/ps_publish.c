@@ -538,6 +538,9 @@ static ps_code commit(pub *p, ps_error *err)
     char *link = ps_repo_path(p->r, "public");
     char *target = ps_strdupf("generations/%ld/tree", p->gen);
     ps_code rc = final && gens && link && target ? PS_OK : PS_ENOMEM;
+    /* Before the sync, so the modes are as durable as the files. */
+    if (rc == PS_OK)
+        rc = ps_repo_servable(p->r, p->dir, &p->r->db, err);
     int fd = rc == PS_OK ? open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     /* One syncfs instead of an fsync per file and directory. */
     if (rc == PS_OK && (fd < 0 || syncfs(fd) != 0))

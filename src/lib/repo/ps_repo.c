@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -773,6 +774,88 @@ ps_code ps_repo_generations(ps_repo *r, ps_repo_gen **out, size_t *n, ps_error *
     return rc;
 }
 
+/* ---- serving ------------------------------------------------------ */
+
+/* Sets MODE unless PATH has it already: an unneeded chmod would dirty
+ * the inode (and the syncfs before the commit would write it back). */
+static ps_code set_mode(const char *path, const struct stat *st, mode_t mode, ps_error *err)
+{
+    struct stat own;
+    if (st == NULL) {
+        if (stat(path, &own) != 0)
+            return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+        st = &own;
+    }
+    if ((st->st_mode & 07777) != mode && chmod(path, mode) != 0)
+        return ps_error_set(err, PS_EIO, "%s: chmod %04o: %s", path, (unsigned)mode,
+                            strerror(errno));
+    return PS_OK;
+}
+
+/* Adds search (x) permission for group and others: the directories above
+ * the served files need no more, and may stay unlistable. */
+static ps_code add_search(const char *path, ps_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+    return set_mode(path, &st, (st.st_mode & 07777) | S_IXGRP | S_IXOTH, err);
+}
+
+/* nftw callback: the tree holds only directories, regular files (some
+ * hard-linked) and our relative symlinks, which are left alone. */
+static int servable_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    mode_t want = flag == FTW_D ? 0755 : flag == FTW_F && S_ISREG(st->st_mode) ? 0644 : 0;
+    if (flag == FTW_DNR || flag == FTW_NS)
+        return -1;
+    if (want && (st->st_mode & 07777) != want && chmod(path, want) != 0)
+        return -1;
+    return 0;
+}
+
+ps_code ps_repo_servable(const ps_repo *r, const char *gendir, const ps_entries *set,
+                         ps_error *err)
+{
+    char *gens = ps_repo_path(r, "generations"), *pool = ps_repo_path(r, "pool");
+    char *tree = ps_strdupf("%s/tree", gendir);
+    ps_code rc = gens && pool && tree ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = add_search(r->root, err);
+    if (rc == PS_OK)
+        rc = add_search(gens, err);
+    /* Served as public/pool/ (the site lists directories). */
+    if (rc == PS_OK)
+        rc = set_mode(pool, NULL, 0755, err);
+    /* mkdtemp made it 0700; its packages/info/hashfiles need not be listed. */
+    if (rc == PS_OK)
+        rc = set_mode(gendir, NULL, 0711, err);
+    if (rc == PS_OK && nftw(tree, servable_one, 16, FTW_PHYS) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: cannot make it readable: %s", tree, strerror(errno));
+    for (size_t i = 0; rc == PS_OK && i < set->n; i++) {
+        const ps_entry *e = &set->v[i];
+        char *file = ps_repo_path(r, e->href);
+        char *dir = file ? strdup(file) : NULL;
+        struct stat st;
+        if (dir == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        /* A missing file is verify's finding to report, not ours. */
+        else if (stat(file, &st) != 0)
+            rc = errno == ENOENT ? PS_OK : ps_error_set(err, PS_EIO, "%s: %s", file, strerror(errno));
+        else {
+            rc = set_mode(file, &st, 0644, err);
+            for (int up = 0; rc == PS_OK && up < 2; up++) { /* pool/HH/SHA256, pool/HH */
+                *strrchr(dir, '/') = '\0';
+                rc = set_mode(dir, NULL, 0755, err);
+            }
+        }
+        free(file), free(dir);
+    }
+    free(gens), free(pool), free(tree);
+    return rc;
+}
+
 ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err)
 {
     long *gens = NULL, cur = ps_repo_current(r);
@@ -802,6 +885,12 @@ ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
         rc = ps_entries_load(snap, &e, err);
+    /* A generation published before servable modes existed, or whose
+     * modes someone changed, is made readable before it is served again. */
+    char *gendir = rc == PS_OK ? ps_repo_gen_path(r, gen) : NULL;
+    if (rc == PS_OK)
+        rc = gendir ? ps_repo_servable(r, gendir, &e, err) : PS_ENOMEM;
+    free(gendir);
     /* The tree first: if the db write fails, clients are still served a
      * complete generation, and the next publish rebuilds from the db. */
     if (rc == PS_OK)

@@ -51,6 +51,14 @@ char *ps_repo_ident(const char *kind, const char *name, const char *version, con
 char *ps_repo_gen_path(const ps_repo *r, long gen);
 /* Complete generation numbers, ascending (*OUT malloc'd). */
 ps_code ps_repo_list_gens(const ps_repo *r, long **out, size_t *n, ps_error *err);
+/* Makes the generation directory GENDIR servable by a web server that
+ * runs as another user (Debian's nginx: www-data): ROOT and generations/
+ * searchable, pool/ 0755, GENDIR 0711, its tree/ dirs 0755 and files 0644, and
+ * the pool files SET names (with their two directories) 0755/0644.
+ * Nothing else changes: db/, lock, meta/, mirrors/ keep their modes.
+ * Called before the `public` link names GENDIR (publish and rollback). */
+ps_code ps_repo_servable(const ps_repo *r, const char *gendir, const ps_entries *set,
+                         ps_error *err);
 
 
 #endif
