@@ -16,8 +16,10 @@
 : "${PKGSMITH_CHROOT_CACHE:=/var/cache/pkgsmith-tests}"
 : "${top:?}"
 # Every guest: systemd as PID 1, apt's debconf and adduser, the stock
-# nginx that serves the test's repository, curl (the doctor's).
-VM_BASE=systemd-sysv,udev,kmod,dbus,debconf,passwd,adduser,nginx,curl
+# nginx that serves the test's repository, curl (the doctor's), procps
+# (Priority: important, on every stock host: alloy.service reloads with
+# `env kill`, which a guest without it fails).
+VM_BASE=systemd-sysv,udev,kmod,dbus,debconf,passwd,adduser,nginx,curl,procps
 
 # vm_kernel: the newest Debian kernel in the host's /boot (linux-image-amd64).
 vm_kernel() {
