@@ -37,28 +37,17 @@ mkdir -p "$IN"
 cp -a "$T/repo" "$IN/repo"
 cp -a "$top/repo-tools/nginx" "$IN/nginx"
 cp "$T"/client/acme-repo_*_all.deb "$IN/"
+cp "$top/tests/lib/vm-guest.sh" "$IN/guest.sh"
 cat >"$IN/run.sh" <<'GUEST'
 # Runs as root in the guest at every boot ($1: 1, 2, ...); stdout is the
 # results.  Exit 100: reboot.
-export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive PATH=/usr/sbin:/usr/bin:/sbin:/bin
-S=$(. /etc/os-release && echo "$VERSION_CODENAME")
-ok() { echo "ok $S: $1"; }
-not_ok() { echo "not ok $S: $1 - $2"; }
-check() {
-    _n=$1
-    shift
-    if "$@" >/tmp/out 2>&1; then ok "$_n"; else not_ok "$_n" "exit $? from: $*"; sed 's/^/#   /' /tmp/out | tail -n 15; fi
-}
-check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi; }
+. /mnt/in/guest.sh
 mainpid() { systemctl show -p MainPID --value alloy.service; }
 # in_groups PID GROUP: the process has GROUP among its groups.
 in_groups() {
     _g=$(getent group "$2" | cut -d: -f3)
     [ -n "$_g" ] && grep '^Groups:' "/proc/$1/status" | tr '\t ' '\n\n' | grep -qx "$_g"
 }
-# children PID: its child processes (the guest has no procps).
-children() { grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3; }
-uid_name() { getent passwd "$(awk '/^Uid:/ { print $2 }' "/proc/$1/status")" | cut -d: -f1; }
 # Waits for a settled alloy (reload/restart are asynchronous for the
 # stand-in's shell traps).
 settle() { sleep 2; }
