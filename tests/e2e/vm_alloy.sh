@@ -80,7 +80,7 @@ if [ "$1" = 1 ]; then
         echo "# nginx cannot serve the tree: installing from file:/var/lib/pkgsmith/public instead"
         sed -i 's|http://127.0.0.1|file:/var/lib/pkgsmith/public|' /etc/apt/sources.list.d/*
     fi
-    check "apt-get update from the guest's nginx" apt-get update --error-on=any
+    check "apt-get update from our repository" apt-get update --error-on=any
     check "apt-get install -y alloy-journal-loki" sh -c 'apt-get install -y alloy-journal-loki </dev/null'
     check "alloy came from our repository" sh -c 'apt-cache policy alloy | grep -Eq "http://127.0.0.1|file:/var/lib/pkgsmith"'
     settle
