@@ -72,7 +72,7 @@ touch /tmp/stamp
 g0=$(gens)
 check "systemctl start pkgsmith-mirror.service" systemctl start pkgsmith-mirror.service
 check_eq "pkgsmith-mirror.service Result" success "$(result pkgsmith-mirror.service)"
-check "the mirror synced alloy into the repository" sh -c 'ls /var/lib/pkgsmith/public/pool/main/a/alloy/ | grep -q "alloy.*1.2.0"'
+check "the mirror synced alloy 1.2.0 into the repository" sh -c 'find -L /var/lib/pkgsmith/public/pool -name "alloy*1.2.0*" | grep -q .'
 check "it wrote the metrics file" test -s /var/lib/prometheus/node-exporter/pkgsmith-mirror.prom
 check "the sync published a generation" test "$(gens)" -gt "$g0"
 g1=$(gens)
@@ -85,8 +85,15 @@ check_eq "nothing written outside ReadWritePaths" "" "$(find / -xdev -newer /tmp
     ! -path '/var/lib/pkgsmith/*' ! -path '/var/lib/prometheus/*' ! -path '/var/log/*' \
     ! -path '/var/lib/systemd/*' ! -path '/tmp/*' ! -path '/var/tmp/*' 2>/dev/null | head -n 5)"
 
-# The hardening holds: the same unit, asked to write outside its paths.
+# The hardening holds: the same unit, with a drop-in that writes inside
+# its ReadWritePaths (succeeds), then outside them (must fail).
 mkdir -p /etc/systemd/system/pkgsmith-publish.service.d
+printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/var/lib/pkgsmith/escape"\n' \
+    >/etc/systemd/system/pkgsmith-publish.service.d/escape.conf
+systemctl daemon-reload
+systemctl start pkgsmith-publish.service 2>/dev/null
+check_eq "a drop-in writing under /var/lib/pkgsmith: Result" success "$(result pkgsmith-publish.service)"
+check "... and it wrote there" test -e /var/lib/pkgsmith/escape
 printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/etc/pkgsmith-escape"\n' \
     >/etc/systemd/system/pkgsmith-publish.service.d/escape.conf
 systemctl daemon-reload
