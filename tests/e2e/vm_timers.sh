@@ -1,0 +1,117 @@
+#!/bin/sh
+# The repo-tools units on a booted bookworm guest with systemd as PID 1
+# (issue 16 part 3): bin/pkgsmith copied in (bookworm has its runtime
+# libraries), a repository at /var/lib/pkgsmith with its key in
+# /var/lib/pkgsmith/gnupg, the mirror definition in /etc/pkgsmith/mirrors.d
+# pointing at a stand-in Grafana upstream served by the guest's nginx on
+# its loopback, the units from repo-tools/systemd in /etc/systemd/system.
+# Both timers enabled; each service started once must succeed
+# (Result=success) with its hardening, and write only where ReadWritePaths
+# allows: a write elsewhere, added by a drop-in, must fail.
+if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
+# shellcheck source=tests/lib/common.sh
+. "$top/tests/lib/common.sh"
+# shellcheck source=tests/lib/upstream.sh
+. "$top/tests/lib/upstream.sh"
+# shellcheck source=tests/lib/vm.sh
+. "$top/tests/lib/vm.sh"
+trap 'vm_stop; t_cleanup' EXIT
+
+P=$PKGSMITH
+UH=$T/up-gnupg
+UK=$(make_key "$UH" 'Upstream <up@example.test>')
+FPR=$(make_key "$T/gnupg" 'Acme Repo <repo@acme.test>')
+gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc"
+up_debs "$T/up" 2
+up_add_alloy_deb "$T/up" 1.1.0 1.2.0
+up_apt_publish "$T/up" "$UH" "$UK"
+"$P" repo init --root "$T/repo" --key "$FPR" --gnupg-home "$T/gnupg" --org acme --url http://127.0.0.1 >/dev/null
+
+IN=$T/in
+mkdir -p "$IN/mirrors.d"
+cp -a "$T/repo" "$IN/repo"
+# The key travels with the repository, where the units' GNUPGHOME says.
+cp -a "$T/gnupg" "$IN/repo/gnupg"
+rm -f "$IN"/repo/gnupg/S.* "$IN"/repo/gnupg/*.lock
+cp -a "$T/up" "$IN/up"
+cp "$T/upstream.asc" "$IN/grafana.asc"
+mirror_conf "$IN/mirrors.d/grafana-apt.mirror" grafana-apt apt http://127.0.0.1:8080 /etc/pkgsmith/keys/grafana.asc "$UK"
+cp "$P" "$IN/pkgsmith"
+cp -a "$top/repo-tools/systemd" "$IN/systemd"
+cp "$top/tests/lib/vm-guest.sh" "$IN/guest.sh"
+cat >"$IN/run.sh" <<'GUEST'
+. /mnt/in/guest.sh
+# result UNIT: its Result after a run.
+result() { systemctl show -p Result --value "$1"; }
+gens() { find /var/lib/pkgsmith/generations -mindepth 1 -maxdepth 1 -type d | wc -l; }
+
+install -m 755 /mnt/in/pkgsmith /usr/bin/pkgsmith
+check "pkgsmith runs in the guest (all its libraries there)" pkgsmith --version
+cp -a /mnt/in/repo /var/lib/pkgsmith
+sed -i 's|^GnuPG-Home:.*|GnuPG-Home: /var/lib/pkgsmith/gnupg|' /var/lib/pkgsmith/repo.conf
+chmod 700 /var/lib/pkgsmith/gnupg
+install -d /etc/pkgsmith/keys /var/lib/prometheus/node-exporter
+cp /mnt/in/grafana.asc /etc/pkgsmith/keys/
+cp -r /mnt/in/mirrors.d /etc/pkgsmith/
+# The stand-in upstream on the guest's loopback, by the stock nginx.
+cp -a /mnt/in/up /srv/upstream
+printf 'server {\n listen 127.0.0.1:8080;\n root /srv/upstream;\n}\n' >/etc/nginx/conf.d/upstream.conf
+check "nginx serves the stand-in upstream" sh -c 'systemctl restart nginx && curl -fsS -o /dev/null http://127.0.0.1:8080/dists/stable/InRelease'
+
+cp /mnt/in/systemd/pkgsmith-* /etc/systemd/system/
+systemctl daemon-reload
+check "systemctl enable --now both timers" systemctl enable --now pkgsmith-mirror.timer pkgsmith-publish.timer
+for u in pkgsmith-mirror.timer pkgsmith-publish.timer; do
+    check_eq "$u is enabled" enabled "$(systemctl is-enabled $u)"
+    check_eq "$u is active (waiting)" active "$(systemctl is-active $u)"
+done
+check "the mirror timer has a next run" sh -c 'test -n "$(systemctl show -p NextElapseUSecMonotonic --value pkgsmith-mirror.timer)"'
+echo "# exposure: $(systemd-analyze security pkgsmith-mirror.service 2>/dev/null | tail -n 1)"
+
+touch /tmp/stamp
+g0=$(gens)
+check "systemctl start pkgsmith-mirror.service" systemctl start pkgsmith-mirror.service
+check_eq "pkgsmith-mirror.service Result" success "$(result pkgsmith-mirror.service)"
+check "the mirror synced alloy 1.2.0 into the repository" sh -c 'find -L /var/lib/pkgsmith/public/pool -name "alloy*1.2.0*" | grep -q .'
+check "it wrote the metrics file" test -s /var/lib/prometheus/node-exporter/pkgsmith-mirror.prom
+check "the sync published a generation" test "$(gens)" -gt "$g0"
+g1=$(gens)
+check "systemctl start pkgsmith-publish.service" systemctl start pkgsmith-publish.service
+check_eq "pkgsmith-publish.service Result" success "$(result pkgsmith-publish.service)"
+check "the publish made a new generation" test "$(gens)" -gt "$g1"
+# What changed on the root file system in these runs, outside the
+# ReadWritePaths and what systemd and the journal keep themselves.
+check_eq "nothing written outside ReadWritePaths" "" "$(find / -xdev -newer /tmp/stamp ! -type d \
+    ! -path '/var/lib/pkgsmith/*' ! -path '/var/lib/prometheus/*' ! -path '/var/log/*' \
+    ! -path '/var/lib/systemd/*' ! -path '/tmp/*' ! -path '/var/tmp/*' 2>/dev/null | head -n 5)"
+
+# The hardening holds: the same unit, with a drop-in that writes inside
+# its ReadWritePaths (succeeds), then outside them (must fail).
+mkdir -p /etc/systemd/system/pkgsmith-publish.service.d
+printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/var/lib/pkgsmith/escape"\n' \
+    >/etc/systemd/system/pkgsmith-publish.service.d/escape.conf
+systemctl daemon-reload
+systemctl start pkgsmith-publish.service 2>/dev/null
+check_eq "a drop-in writing under /var/lib/pkgsmith: Result" success "$(result pkgsmith-publish.service)"
+check "... and it wrote there" test -e /var/lib/pkgsmith/escape
+printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/etc/pkgsmith-escape"\n' \
+    >/etc/systemd/system/pkgsmith-publish.service.d/escape.conf
+systemctl daemon-reload
+systemctl start pkgsmith-publish.service 2>/dev/null
+check_eq "a write to /etc from pkgsmith-publish.service fails (ProtectSystem=strict)" exit-code "$(result pkgsmith-publish.service)"
+check "... and /etc/pkgsmith-escape was not written" test ! -e /etc/pkgsmith-escape
+rm -r /etc/systemd/system/pkgsmith-publish.service.d
+systemctl daemon-reload
+systemctl reset-failed pkgsmith-publish.service
+exit 0
+GUEST
+
+img=$(vm_image bookworm "$VM_BOOKWORM_EXTRA") || {
+    not_ok "bookworm: guest image" "mmdebstrap or mke2fs failed"
+    exit 1
+}
+W=$T/vm
+check "bookworm: the guest ran the test and powered off by itself" vm_run "$img" "$IN" "$W" 300
+echo "# bookworm: accel $VM_ACCEL, boot and test in $(cat "$W/seconds")s"
+grep -E '^(ok|not ok|#)' "$W/results" | tr -d '\r'
+check "bookworm: the run ended" grep -q '^# guest boot 1: run.sh exited 0' "$W/results"
