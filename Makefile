@@ -57,7 +57,7 @@ FUZZ_SECONDS ?= 60
 OUT      ?= out
 PKGSMITH_SIGNING_KEY ?=
 
-.PHONY: all deps test-deps tool packages check unit e2e bench clean lint release fuzz
+.PHONY: all deps test-deps tool packages check unit e2e bench clean lint release fuzz man
 all: deps tool packages
 
 deps:
@@ -124,6 +124,14 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libpkg
 	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_BUILD)/libpkgsmith.a $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
+
+# Man pages, section 1, for every command `pkgsmith --help` lists: written by
+# pkgsmith itself from the option tables its parser and --help use.
+man: $(TOOL)
+	@mkdir -p $(BUILD)/man
+	@for c in $$($(TOOL) --help | sed -n 's/^   \([a-z]*\) .*/\1/p' | grep -vx help); do \
+	  $(TOOL) help --man $$c >$(BUILD)/man/pkgsmith-$$c.1 || exit 1; done
+	@ls $(BUILD)/man/*.1
 
 # The release pipeline (ci/release --help): RELEASE_ARGS="--env all" etc.
 release:

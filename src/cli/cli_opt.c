@@ -40,7 +40,8 @@ static int bad_value(const ps_cli_spec *spec, const ps_opt *o, const char *val)
     char why[96], min[32];
     if (o->kind == PS_OPT_SIZE) {
         size_text(o->min, min, sizeof min);
-        snprintf(why, sizeof why, "is not a size (such as 10M) of at least %s", min);
+        snprintf(why, sizeof why, "is not a size (such as 10M)%s%s", o->min ? " of at least " : "",
+                 o->min ? min : "");
     } else if (o->max >= 2147483647L) {
         snprintf(why, sizeof why, "is not a whole number of at least %ld", o->min);
     } else {

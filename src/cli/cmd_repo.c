@@ -1,4 +1,5 @@
 /* pkgsmith repo */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@ typedef struct opts {
     const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
     ps_strv suites, components, archs, rpm_repos;
     long valid_days, keep, wait;
+    long gen; /* rollback, verify: the GEN operand (0: none given) */
+    char **args; /* the operands */
+    int nargs;
     int json, no_sign;
 } opts;
 
@@ -114,20 +118,30 @@ static void json_kv(const char *k, const char *v, int comma)
     ps_cli_json_string(stdout, v ? v : "");
 }
 
-/* ---- subcommands --------------------------------------------------- */
-
-static int do_init(opts *o, int argc, char **argv)
+/* One result line, as JSON or as text, from the same values (the JSON
+ * format may leave the last ones out). */
+static void report(const opts *o, const char *json, const char *text, ...)
 {
-    if (argc != 0)
-        return ps_cli_usage_error(&SPEC, "init takes no arguments", argv[0]);
+    va_list ap;
+    va_start(ap, text);
+    vprintf(o->json ? json : text, ap);
+    va_end(ap);
+}
+
+/* ---- subcommands --------------------------------------------------- */
+/* Each gets its operands checked and the repository opened by run() below;
+ * it prints on success and leaves a failure in ERR for run() to report. */
+
+static ps_code do_init(opts *o, ps_repo *r, ps_error *err)
+{
+    (void)r;
     ps_repo_init_opts io = {
         (const char *const *)o->suites.v, o->suites.n, (const char *const *)o->components.v,
         o->components.n, (const char *const *)o->archs.v, o->archs.n,
         (const char *const *)o->rpm_repos.v, o->rpm_repos.n, o->key, o->home, o->valid_days,
         (int)o->keep, o->origin, o->label, o->url, o->org};
-    ps_error err = {0};
-    if (ps_repo_init(o->root, &io, &err) != PS_OK)
-        return fail(&err, o->json);
+    if (ps_repo_init(o->root, &io, err) != PS_OK)
+        return err->code;
     if (o->json) {
         printf("{\"ok\":true");
         json_kv("root", o->root, 1);
@@ -135,7 +149,7 @@ static int do_init(opts *o, int argc, char **argv)
     } else {
         printf("initialised %s (edit %s/repo.conf to change settings)\n", o->root, o->root);
     }
-    return 0;
+    return PS_OK;
 }
 
 static ps_repo_target target_of(const opts *o)
@@ -167,58 +181,34 @@ static void print_added(const opts *o, const ps_repo_added_list *l)
     }
 }
 
-static int do_add(opts *o, int argc, char **argv)
+static ps_code do_add(opts *o, ps_repo *r, ps_error *err)
 {
-    if (argc == 0)
-        return ps_cli_usage_error(&SPEC, "add needs at least one FILE", NULL);
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
-    if (r == NULL)
-        return fail(&err, o->json);
     ps_repo_added_list l = {0};
     ps_repo_target t = target_of(o);
-    int status = 0;
-    if (ps_repo_add(r, (const char *const *)argv, (size_t)argc, &t, &l, &err) != PS_OK)
-        status = fail(&err, o->json);
-    else
+    ps_code rc = ps_repo_add(r, (const char *const *)o->args, (size_t)o->nargs, &t, &l, err);
+    if (rc == PS_OK)
         print_added(o, &l);
     ps_repo_added_list_free(&l);
-    ps_repo_free(r);
-    return status;
+    return rc;
 }
 
-static int do_remove(opts *o, int argc, char **argv)
+static ps_code do_remove(opts *o, ps_repo *r, ps_error *err)
 {
-    if (argc == 0)
-        return ps_cli_usage_error(&SPEC, "remove needs NAME[=VERSION]", NULL);
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
-    if (r == NULL)
-        return fail(&err, o->json);
     ps_repo_target t = target_of(o);
     size_t total = 0, n = 0;
-    int status = 0;
-    for (int i = 0; status == 0 && i < argc; i++) {
-        if (ps_repo_remove(r, argv[i], &t, &n, &err) != PS_OK)
-            status = fail(&err, o->json);
+    for (int i = 0; i < o->nargs; i++) {
+        if (ps_repo_remove(r, o->args[i], &t, &n, err) != PS_OK)
+            return err->code;
         total += n;
     }
-    if (status == 0 && o->json)
-        printf("{\"ok\":true,\"removed\":%zu}\n", total);
-    else if (status == 0)
-        printf("removed %zu package%s (publish to make it visible)\n", total, total == 1 ? "" : "s");
-    ps_repo_free(r);
-    return status;
+    report(o, "{\"ok\":true,\"removed\":%zu}\n",
+           "removed %zu package%s (publish to make it visible)\n", total, total == 1 ? "" : "s");
+    return PS_OK;
 }
 
-static int do_list(opts *o, int argc, char **argv)
+static ps_code do_list(opts *o, ps_repo *r, ps_error *err)
 {
-    if (argc != 0)
-        return ps_cli_usage_error(&SPEC, "list takes no arguments", argv[0]);
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
-    if (r == NULL)
-        return fail(&err, o->json);
+    (void)err;
     if (o->json)
         printf("{\"ok\":true,\"packages\":[");
     for (size_t i = 0; i < ps_repo_count(r); i++) {
@@ -237,23 +227,15 @@ static int do_list(opts *o, int argc, char **argv)
     }
     if (o->json)
         printf("]}\n");
-    ps_repo_free(r);
-    return 0;
+    return PS_OK;
 }
 
-static int do_publish(opts *o, int argc, char **argv)
+static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
 {
-    if (argc != 0)
-        return ps_cli_usage_error(&SPEC, "publish takes no arguments", argv[0]);
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
-    if (r == NULL)
-        return fail(&err, o->json);
     ps_repo_published p;
-    int status = 0;
-    if (ps_repo_publish(r, &p, &err) != PS_OK) {
-        status = fail(&err, o->json);
-    } else if (o->json) {
+    if (ps_repo_publish(r, &p, err) != PS_OK)
+        return err->code;
+    if (o->json) {
         printf("{\"ok\":true,\"generation\":%ld,\"packages\":%zu,\"pruned\":%zu", p.generation,
                p.packages, p.pruned);
         json_kv("date", p.date, 1), json_kv("valid_until", p.valid_until, 1);
@@ -263,22 +245,15 @@ static int do_publish(opts *o, int argc, char **argv)
         printf("published generation %ld: %zu packages, signed by %s, valid until %s\n",
                p.generation, p.packages, p.fpr, p.valid_until);
     }
-    ps_repo_free(r);
-    return status;
+    return PS_OK;
 }
 
-static int do_generations(opts *o, int argc, char **argv)
+static ps_code do_generations(opts *o, ps_repo *r, ps_error *err)
 {
-    if (argc != 0)
-        return ps_cli_usage_error(&SPEC, "generations takes no arguments", argv[0]);
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
     ps_repo_gen *g = NULL;
     size_t n = 0;
-    if (r == NULL || ps_repo_generations(r, &g, &n, &err) != PS_OK) {
-        ps_repo_free(r);
-        return fail(&err, o->json);
-    }
+    if (ps_repo_generations(r, &g, &n, err) != PS_OK)
+        return err->code;
     if (o->json)
         printf("{\"ok\":true,\"generations\":[");
     for (size_t i = 0; i < n; i++) {
@@ -295,110 +270,97 @@ static int do_generations(opts *o, int argc, char **argv)
     if (o->json)
         printf("]}\n");
     free(g);
-    ps_repo_free(r);
-    return 0;
+    return PS_OK;
 }
 
-static int gen_arg(int argc, char **argv, long *gen)
+static ps_code do_rollback(opts *o, ps_repo *r, ps_error *err)
 {
-    char *end = NULL;
-    *gen = 0;
-    if (argc > 1)
-        return ps_cli_usage_error(&SPEC, "at most one GEN", argv[1]);
-    if (argc == 1 && ((*gen = strtol(argv[0], &end, 10)) <= 0 || *end != '\0'))
-        return ps_cli_usage_error(&SPEC, "GEN must be a generation number", argv[0]);
-    return 0;
+    long to = 0, from = ps_repo_current(r);
+    if (ps_repo_rollback(r, o->gen, &to, err) != PS_OK)
+        return err->code;
+    report(o, "{\"ok\":true,\"from\":%ld,\"generation\":%ld}\n",
+           "rolled back from generation %ld to %ld\n", from, to);
+    return PS_OK;
 }
 
-static int do_rollback(opts *o, int argc, char **argv)
+static ps_code do_verify(opts *o, ps_repo *r, ps_error *err)
 {
-    long gen, to = 0;
-    int status = gen_arg(argc, argv, &gen);
-    if (status != 0)
-        return status;
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
-    long from = r ? ps_repo_current(r) : 0;
-    if (r == NULL || ps_repo_rollback(r, gen, &to, &err) != PS_OK)
-        status = fail(&err, o->json);
-    else if (o->json)
-        printf("{\"ok\":true,\"from\":%ld,\"generation\":%ld}\n", from, to);
-    else
-        printf("rolled back from generation %ld to %ld\n", from, to);
-    ps_repo_free(r);
-    return status;
-}
-
-static int do_verify(opts *o, int argc, char **argv)
-{
-    long gen;
-    int status = gen_arg(argc, argv, &gen);
-    if (status != 0)
-        return status;
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 0, 0, &err);
     size_t checked = 0;
-    long g = gen ? gen : r ? ps_repo_current(r) : 0;
-    if (r == NULL || ps_repo_verify(r, gen, &checked, &err) != PS_OK)
-        status = fail(&err, o->json);
-    else if (o->json)
-        printf("{\"ok\":true,\"generation\":%ld,\"checked\":%zu}\n", g, checked);
-    else
-        printf("generation %ld: %zu signatures and files verified\n", g, checked);
-    ps_repo_free(r);
-    return status;
+    long g = o->gen ? o->gen : ps_repo_current(r);
+    if (ps_repo_verify(r, o->gen, &checked, err) != PS_OK)
+        return err->code;
+    report(o, "{\"ok\":true,\"generation\":%ld,\"checked\":%zu}\n",
+           "generation %ld: %zu signatures and files verified\n", g, checked);
+    return PS_OK;
 }
 
-static int do_client(opts *o, int argc, char **argv)
+static ps_code do_client(opts *o, ps_repo *r, ps_error *err)
 {
-    if (argc != 0)
-        return ps_cli_usage_error(&SPEC, "client-package takes no arguments", argv[0]);
-    ps_error err = {0};
-    ps_repo *r = ps_repo_open(o->root, 1, (int)o->wait, &err);
-    char *src = r ? ps_strdupf("%s/tmp/client-package", o->root) : NULL;
+    char *src = ps_strdupf("%s/tmp/client-package", o->root);
     ps_strv outputs = {0};
-    int status = 0;
     ps_build_opts b = {.srcdir = src, .outdir = o->out ? o->out : "out",
-                       .key = r && !o->no_sign ? ps_repo_key(r) : NULL,
-                       .gnupg_home = r ? ps_repo_gnupg_home(r) : NULL, .no_sign = o->no_sign};
-    if (r == NULL || src == NULL ||
-        ps_repo_client_source(r, src, o->version ? o->version : "1.0", &err) != PS_OK ||
-        ps_build_run(&b, &outputs, &err) != PS_OK) {
-        status = fail(&err, o->json);
-    } else if (o->json) {
+                       .key = o->no_sign ? NULL : ps_repo_key(r),
+                       .gnupg_home = ps_repo_gnupg_home(r), .no_sign = o->no_sign};
+    ps_code rc = src == NULL ? ps_error_set(err, PS_ENOMEM, "out of memory")
+                             : ps_repo_client_source(r, src, o->version ? o->version : "1.0", err);
+    if (rc == PS_OK)
+        rc = ps_build_run(&b, &outputs, err);
+    if (rc == PS_OK && o->json) {
         printf("{\"ok\":true,\"outputs\":[");
         for (size_t i = 0; i < outputs.n; i++) {
             printf("%s", i ? "," : "");
             ps_cli_json_string(stdout, outputs.v[i]);
         }
         printf("]}\n");
-    } else {
+    } else if (rc == PS_OK) {
         for (size_t i = 0; i < outputs.n; i++)
             printf("%s\n", outputs.v[i]);
     }
     ps_strv_free(&outputs);
     free(src);
-    ps_repo_free(r);
-    return status;
+    return rc;
 }
 
 /* ---- dispatch ------------------------------------------------------ */
 
+enum { NONE, SOME, GEN };              /* the operands a subcommand takes */
+enum { NO_REPO, TO_READ, TO_CHANGE }; /* how it opens the repository */
+
 typedef struct sub {
     const char *name;
-    int (*run)(opts *o, int argc, char **argv);
+    ps_code (*run)(opts *o, ps_repo *r, ps_error *err);
+    int operands, open;
+    const char *need; /* SOME: the message when there is none */
 } sub;
 
-static const sub SUBS[] = {{"init", do_init},
-                           {"add", do_add},
-                           {"remove", do_remove},
-                           {"list", do_list},
-                           {"publish", do_publish},
-                           {"generations", do_generations},
-                           {"rollback", do_rollback},
-                           {"verify", do_verify},
-                           {"client-package", do_client},
-                           {NULL, NULL}};
+static const sub SUBS[] = {{"init", do_init, NONE, NO_REPO, NULL},
+                           {"add", do_add, SOME, TO_CHANGE, "add needs at least one FILE"},
+                           {"remove", do_remove, SOME, TO_CHANGE, "remove needs NAME[=VERSION]"},
+                           {"list", do_list, NONE, TO_READ, NULL},
+                           {"publish", do_publish, NONE, TO_CHANGE, NULL},
+                           {"generations", do_generations, NONE, TO_READ, NULL},
+                           {"rollback", do_rollback, GEN, TO_CHANGE, NULL},
+                           {"verify", do_verify, GEN, TO_READ, NULL},
+                           {"client-package", do_client, NONE, TO_CHANGE, NULL},
+                           {NULL, NULL, NONE, NO_REPO, NULL}};
+
+/* The operands S takes: -1 when they fit (GEN parsed into O), else 64. */
+static int check_operands(const sub *s, opts *o, int argc, char **argv)
+{
+    char *end = NULL, msg[64];
+    if (s->operands == NONE && argc != 0) {
+        snprintf(msg, sizeof msg, "%s takes no arguments", s->name);
+        return ps_cli_usage_error(&SPEC, msg, argv[0]);
+    }
+    if (s->operands == SOME && argc == 0)
+        return ps_cli_usage_error(&SPEC, s->need, NULL);
+    if (s->operands == GEN && argc > 1)
+        return ps_cli_usage_error(&SPEC, "at most one GEN", argv[1]);
+    if (s->operands == GEN && argc == 1 &&
+        ((o->gen = strtol(argv[0], &end, 10)) <= 0 || *end != '\0'))
+        return ps_cli_usage_error(&SPEC, "GEN must be a generation number", argv[0]);
+    return -1;
+}
 
 static void opts_free(opts *o)
 {
@@ -421,11 +383,23 @@ static int run(int argc, char **argv)
     if (o.root == NULL || *o.root == '\0')
         o.root = PS_REPO_DEFAULT_ROOT;
     int first = 0, status = ps_cli_parse(&SPEC, argc - 1, argv + 1, &o, &first);
-    if (status >= 0) {
-        opts_free(&o);
-        return status;
+    int nargs = argc - 1 - first;
+    char **args = argv + 1 + first;
+    o.args = args, o.nargs = nargs;
+    if (status < 0)
+        status = check_operands(s, &o, nargs, args);
+    if (status < 0) {
+        /* only a change waits for (and takes) the lock */
+        ps_error err = {0};
+        ps_repo *r = NULL;
+        if (s->open != NO_REPO)
+            r = ps_repo_open(o.root, s->open == TO_CHANGE, s->open == TO_CHANGE ? (int)o.wait : 0,
+                             &err);
+        status = (s->open != NO_REPO && r == NULL) || s->run(&o, r, &err) != PS_OK
+                     ? fail(&err, o.json)
+                     : 0;
+        ps_repo_free(r);
     }
-    status = s->run(&o, argc - 1 - first, argv + 1 + first);
     opts_free(&o);
     return status;
 }
