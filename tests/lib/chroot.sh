@@ -145,7 +145,8 @@ effective_command() {
 # new_root apt|dnf DIR [RELEASE] : a fresh Debian root of RELEASE
 # (bullseye, bookworm - the default - or trixie) in DIR with apt (debconf,
 # adduser) or dnf and rpm, from the cached base tarball.  Without one, the
-# test reports the failure and ends.
+# test reports the failure and ends.  CHROOT_RELEASE sets the default
+# (run any chroot test on another release by hand).
 #
 # What a real host has and a bare chroot lacks, where a release needs it
 # (test-environment.md), mounted here and unmounted by t_cleanup:
@@ -158,7 +159,7 @@ effective_command() {
 #   validate as the alloy user with it) fails without /proc ("activate
 #   capabilities"): /proc is mounted.
 new_root() {
-    _nrel=${3:-bookworm}
+    _nrel=${3:-${CHROOT_RELEASE:-bookworm}}
     case $_nrel in bullseye | bookworm | trixie) ;; *)
         not_ok "$1 chroot" "unknown release '$_nrel'"
         exit 1
