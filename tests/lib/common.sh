@@ -17,6 +17,10 @@ t_cleanup() {
     find "$T" -maxdepth 3 -type d -name '*gnupg*' 2>/dev/null | while read -r h; do
         gpgconf --homedir "$h" --kill all >/dev/null 2>&1
     done
+    # Mounts a test made under $T (chroot roots bound onto themselves, their
+    # /proc), deepest first, so that rm never walks into one.
+    awk -v d="$T" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts 2>/dev/null |
+        sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
     rm -rf "$T"
 }
 trap t_cleanup EXIT
