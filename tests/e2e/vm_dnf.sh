@@ -89,6 +89,9 @@ check "dnf install -y acme-repo" dnf_ install acme-repo
 check "rm the bootstrap .repo" rm /etc/yum.repos.d/acme-bootstrap.repo
 check "acme.repo checks package and metadata signatures" sh -c 'grep -qx gpgcheck=1 /etc/yum.repos.d/acme.repo && grep -qx repo_gpgcheck=1 /etc/yum.repos.d/acme.repo'
 check "dnf install -y alloy-journal-loki" dnf_ --refresh install alloy-journal-loki
+# gpg-pubkey-KEYID: dnf imported our key from gpgkey= to check the packages.
+check "dnf checked the packages with our key (gpg-pubkey in the rpm database)" \
+    rpm -q "gpg-pubkey-$(echo "$FPR" | tail -c 9 | tr 'A-F' 'a-f')"
 check "alloy came from our repository (@acme)" sh -c 'dnf -q --releasever=12 list --installed alloy 2>/dev/null | grep -q "@acme"'
 settle
 check_eq "systemctl is-active alloy" active "$(systemctl is-active alloy.service)"
@@ -103,6 +106,7 @@ check "journalctl as nobody returns none (the group is what reads it)" sh -c 'te
 
 check "dnf remove -y alloy-journal-loki" dnf_ remove alloy-journal-loki
 settle
+check "after remove: alloy-journal-loki is not installed" sh -c '! rpm -q alloy-journal-loki'
 check "after remove: alloy stays installed" rpm -q alloy
 check_eq "after remove: alloy still running" active "$(systemctl is-active alloy.service)"
 pid=$(mainpid)
