@@ -35,18 +35,20 @@ vm_mirror() {
         sed -n 's|/dists/.*||p' | grep -v security | head -n 1
 }
 
-# vm_image SUITE EXTRA : path of the cached guest image for SUITE, with
-# the comma-separated EXTRA packages; made on first use under a lock, so
-# that parallel tests make it once.
+# vm_image SUITE EXTRA [VARIANT] : path of the cached guest image for
+# SUITE, with the comma-separated EXTRA packages; made on first use under a
+# lock, so that parallel tests make it once.  A VARIANT names an image of
+# its own (vm-SUITE-VARIANT.img), so that tests with different EXTRA
+# packages do not remake each other's image.
 vm_image() {
-    _suite=$1 _extra=$2
+    _suite=$1 _extra=$2 _variant=${3:-}
     _k=$(vm_kernel)
     [ -n "$_k" ] || {
         echo "vm: no kernel in /boot (install linux-image-amd64)" >&2
         return 1
     }
     _kver=${_k#/boot/vmlinuz-}
-    _img=$PKGSMITH_CHROOT_CACHE/vm-$_suite.img
+    _img=$PKGSMITH_CHROOT_CACHE/vm-$_suite${_variant:+-$_variant}.img
     mkdir -p "$PKGSMITH_CHROOT_CACHE"
     (
         flock 9
