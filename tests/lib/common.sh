@@ -25,8 +25,9 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 
-ok() { echo "ok $1"; }
-not_ok() { echo "not ok $1 - $2"; }
+# CHECK_PREFIX (lifecycle_releases.sh: the Debian release) starts every name.
+ok() { echo "ok ${CHECK_PREFIX:-}$1"; }
+not_ok() { echo "not ok ${CHECK_PREFIX:-}$1 - $2"; }
 
 # check NAME CMD... : passes when CMD exits 0; shows its output otherwise.
 check() {
