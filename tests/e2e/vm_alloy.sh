@@ -42,15 +42,6 @@ cat >"$IN/run.sh" <<'GUEST'
 # Runs as root in the guest at every boot ($1: 1, 2, ...); stdout is the
 # results.  Exit 100: reboot.
 . /mnt/in/guest.sh
-mainpid() { systemctl show -p MainPID --value alloy.service; }
-# in_groups PID GROUP: the process has GROUP among its groups.
-in_groups() {
-    _g=$(getent group "$2" | cut -d: -f3)
-    [ -n "$_g" ] && grep '^Groups:' "/proc/$1/status" | tr '\t ' '\n\n' | grep -qx "$_g"
-}
-# Waits for a settled alloy (reload/restart are asynchronous for the
-# stand-in's shell traps).
-settle() { sleep 2; }
 # doctor: passes when the doctor says ok; shows its JSON otherwise.
 doctor() { alloy-journal-loki-doctor --json >/tmp/doctor.json 2>&1 && grep -q '^{"ok":true,' /tmp/doctor.json || { cat /tmp/doctor.json; return 1; }; }
 # reloaded: the stand-in logged its SIGHUP (shows its journal otherwise).
@@ -59,19 +50,9 @@ reloaded() { journalctl -q --no-pager -u alloy.service | grep -q "alloy: reloadi
 if [ "$1" = 1 ]; then
     echo "# $S: systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), PID 1 is $(cat /proc/1/comm)"
     check_eq "PID 1 is systemd" systemd "$(cat /proc/1/comm)"
-    # The repository where the README puts it, as pkgsmith wrote it.
-    cp -a /mnt/in/repo /var/lib/pkgsmith
-    cp /mnt/in/nginx/pkgsmith-repo.conf /etc/nginx/sites-available/
-    cp /mnt/in/nginx/pkgsmith-repo-locations.conf /etc/nginx/snippets/
-    # Only listen changes (the guest's loopback); the stock default site
-    # goes, as on a host that serves only the repository.
-    sed -i 's/^\( *\)listen 80;/\1listen 127.0.0.1:80;/; /listen \[::\]:80;/d' /etc/nginx/sites-available/pkgsmith-repo.conf
-    rm -f /etc/nginx/sites-enabled/default
-    ln -s ../sites-available/pkgsmith-repo.conf /etc/nginx/sites-enabled/
     # The Loki stand-in: /ready answers on 127.0.0.1:3100.
     printf 'server {\n listen 127.0.0.1:3100;\n location = /ready { return 200 "ready\\n"; }\n}\n' >/etc/nginx/conf.d/loki-standin.conf
-    check "stock nginx restarts with the shipped site" systemctl restart nginx
-    check_eq "nginx workers run as www-data" www-data "$(uid_name "$(children "$(cat /run/nginx.pid)" | head -n 1)")"
+    serve_repo
     check "nginx (www-data) serves the published Release" curl -fsS -o /dev/null http://127.0.0.1/dists/stable/Release
     check "the setup package installs" sh -c 'dpkg -i /mnt/in/acme-repo_*_all.deb'
     if ! curl -fsS -o /dev/null http://127.0.0.1/dists/stable/Release 2>/dev/null; then

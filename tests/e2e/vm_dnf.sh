@@ -53,30 +53,12 @@ cat >"$IN/run.sh" <<'GUEST'
 # Runs as root in the guest at boot; stdout is the results.
 . /mnt/in/guest.sh
 FPR=$(cat /mnt/in/fpr)
-mainpid() { systemctl show -p MainPID --value alloy.service; }
-# in_groups PID GROUP: the process has GROUP among its groups.
-in_groups() {
-    _g=$(getent group "$2" | cut -d: -f3)
-    [ -n "$_g" ] && grep '^Groups:' "/proc/$1/status" | tr '\t ' '\n\n' | grep -qx "$_g"
-}
 # dnf as Debian's needs it (see the host script's header).
 dnf_() { dnf -y -q --releasever=12 --setopt=clean_requirements_on_remove=False "$@" </dev/null; }
-# Waits for a settled alloy (starts and restarts are asynchronous).
-settle() { sleep 2; }
 
 echo "# $S: systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), dnf $(dnf --version 2>/dev/null | head -n 1), rpm $(rpm --version | cut -d' ' -f3), PID 1 is $(cat /proc/1/comm)"
 check_eq "PID 1 is systemd" systemd "$(cat /proc/1/comm)"
-# The repository where the README puts it, as pkgsmith wrote it.
-cp -a /mnt/in/repo /var/lib/pkgsmith
-cp /mnt/in/nginx/pkgsmith-repo.conf /etc/nginx/sites-available/
-cp /mnt/in/nginx/pkgsmith-repo-locations.conf /etc/nginx/snippets/
-# Only listen changes (the guest's loopback); the stock default site goes,
-# as on a host that serves only the repository.
-sed -i 's/^\( *\)listen 80;/\1listen 127.0.0.1:80;/; /listen \[::\]:80;/d' /etc/nginx/sites-available/pkgsmith-repo.conf
-rm -f /etc/nginx/sites-enabled/default
-ln -s ../sites-available/pkgsmith-repo.conf /etc/nginx/sites-enabled/
-check "stock nginx restarts with the shipped site" systemctl restart nginx
-check_eq "nginx workers run as www-data" www-data "$(uid_name "$(children "$(cat /run/nginx.pid)" | head -n 1)")"
+serve_repo
 check "nginx (www-data) serves the signed repomd.xml" curl -fsS -o /dev/null http://127.0.0.1/rpm/stable/repodata/repomd.xml.asc
 
 # The README's RHEL / Fedora bootstrap, word for word but for the host name.

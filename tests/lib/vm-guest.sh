@@ -21,3 +21,28 @@ check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], 
 children() { grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3; }
 # uid_name PID: the user a process runs as.
 uid_name() { getent passwd "$(awk '/^Uid:/ { print $2 }' "/proc/$1/status")" | cut -d: -f1; }
+# mainpid: alloy.service's main PID.
+mainpid() { systemctl show -p MainPID --value alloy.service; }
+# in_groups PID GROUP: the process has GROUP among its groups.
+in_groups() {
+    _g=$(getent group "$2" | cut -d: -f3)
+    [ -n "$_g" ] && awk '/^Groups:/ { for (i = 2; i <= NF; i++) print $i }' "/proc/$1/status" | grep -qx "$_g"
+}
+# settle: waits for a settled alloy (start, reload and restart are
+# asynchronous for the stand-in's shell traps).
+settle() { sleep 2; }
+# serve_repo: the repository where the README puts it, as pkgsmith wrote
+# it (/mnt/in/repo), served by the guest's stock nginx with the shipped
+# site (/mnt/in/nginx).  Only listen changes (the guest's loopback); the
+# stock default site goes, as on a host that serves only the repository.
+# Extra server files go in /etc/nginx/conf.d first.
+serve_repo() {
+    cp -a /mnt/in/repo /var/lib/pkgsmith
+    cp /mnt/in/nginx/pkgsmith-repo.conf /etc/nginx/sites-available/
+    cp /mnt/in/nginx/pkgsmith-repo-locations.conf /etc/nginx/snippets/
+    sed -i 's/^\( *\)listen 80;/\1listen 127.0.0.1:80;/; /listen \[::\]:80;/d' /etc/nginx/sites-available/pkgsmith-repo.conf
+    rm -f /etc/nginx/sites-enabled/default
+    ln -s ../sites-available/pkgsmith-repo.conf /etc/nginx/sites-enabled/
+    check "stock nginx restarts with the shipped site" systemctl restart nginx
+    check_eq "nginx workers run as www-data" www-data "$(uid_name "$(children "$(cat /run/nginx.pid)" | head -n 1)")"
+}
