@@ -486,19 +486,25 @@ static ps_code pool_store(ps_repo *r, const char *src, const char *href, ps_erro
     return rc;
 }
 
+/* Written in tmp/ and renamed into meta/, like pool files: a writer
+ * killed mid-write leaves its temporary file in tmp/, which the next
+ * writer's open empties, never a stray file beside the records. */
 ps_code ps_repo_meta_write(ps_repo *r, const char *sha256, const void *rec, size_t len,
                            ps_error *err)
 {
     char *path = ps_repo_meta_path(r, sha256);
     char *dir = path ? strdup(path) : NULL;
-    ps_code rc = dir ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    char *tmp = ps_strdupf("%s/tmp/%s.meta", r->root, sha256);
+    ps_code rc = dir && tmp ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK) {
         *strrchr(dir, '/') = '\0';
         rc = ps_mkdir_p(dir, 0755, err);
     }
     if (rc == PS_OK)
-        rc = ps_file_write_unsynced(path, rec, len, err);
-    free(path), free(dir);
+        rc = ps_file_write_unsynced(tmp, rec, len, err);
+    if (rc == PS_OK && rename(tmp, path) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", path, strerror(errno));
+    free(path), free(dir), free(tmp);
     return rc;
 }
 
