@@ -97,3 +97,15 @@ check "apt: apt-get install -y jq" in_root "$C" apt-get install -y jq
 check_eq "jq is the mirrored version" "$(grep '^jq=' "$T/closure")" "jq=$(chroot "$C" dpkg-query -W -f '${Version}' jq)"
 check "apt-cache policy shows jq from our repository" sh -c "chroot '$C' apt-cache policy jq | grep -q '$URL bookworm/main'"
 check_eq "jq runs" 3 "$(echo '{"a":[1,2,3]}' | chroot "$C" jq '.a | length')"
+
+# The InRelease carries three signatures; one by a pinned key is enough,
+# as for apt: pinned to the third signer (Debian's stable release key,
+# Ed25519) only, it syncs and records that signer.
+third=$(gpgv --keyring "$DEB_KEYRING" --status-fd 1 "$UP/dists/bookworm/InRelease" 2>/dev/null |
+    awk '$2 == "VALIDSIG" { f = $NF } END { print f }')
+mkdir -p "$T/third"
+deb_mirror_conf "$T/third/debian.mirror" "$UP_URL" "$third"
+"$P" repo init --root "$T/repo3" --key "$FPR" --suite bookworm --arch amd64 >/dev/null
+check "pinned to the last of the three signers only: the sync succeeds" \
+    "$P" mirror sync --root "$T/repo3" --config "$T/third"
+check_eq "... and records that signer" "Signer: $third" "$(grep '^Signer:' "$T/repo3/mirrors/debian/state")"
