@@ -9,7 +9,8 @@
 
 # nginx_start DOCROOT WORKDIR : sets NGINX_PORT and NGINX_PIDFILE.  With
 # NGINX_PLAIN=1 it serves like a plain static site or CDN (ETag and
-# If-Modified-Since on), as the stand-in upstream of the mirror tests.
+# If-Modified-Since on), as the stand-in upstream of the mirror tests;
+# with NGINX_NO_VALIDATORS=1 like a server that sends neither.
 : "${top:?}"
 : "${NGINX_STOCK_CONF:=/etc/nginx/nginx.conf}"
 nginx_start() {
@@ -19,7 +20,31 @@ nginx_start() {
     NGINX_PORT=${NGINX_FIXED_PORT:-}
     [ -n "$NGINX_PORT" ] || NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     NGINX_PIDFILE=$_w/nginx.pid
-    if [ -n "${NGINX_PLAIN:-}" ]; then
+    if [ -n "${NGINX_NO_VALIDATORS:-}" ]; then
+        # As Debian's mirrors reach us (test-environment.md): a reverse
+        # proxy that sends no ETag or Last-Modified, so every conditional
+        # request gets a full 200.
+        _back=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        cat >"$_w/site.conf" <<SITE
+server {
+    listen 127.0.0.1:$NGINX_PORT;
+    if_modified_since off;
+    location / {
+        proxy_pass http://127.0.0.1:$_back;
+        proxy_hide_header ETag;
+        proxy_hide_header Last-Modified;
+        proxy_set_header If-None-Match "";
+        proxy_set_header If-Modified-Since "";
+        proxy_buffering off;
+    }
+}
+server {
+    listen 127.0.0.1:$_back;
+    root $_root;
+    disable_symlinks off;
+}
+SITE
+    elif [ -n "${NGINX_PLAIN:-}" ]; then
         cat >"$_w/site.conf" <<SITE
 server {
     listen 127.0.0.1:$NGINX_PORT;

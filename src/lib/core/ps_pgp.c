@@ -216,6 +216,7 @@ struct ps_verifier {
     gpgme_ctx_t ctx;
     char *home;
     ps_strv keys; /* primary fingerprints imported */
+    ps_strv pins; /* if any: only these may sign */
 };
 
 ps_verifier *ps_verifier_new(ps_error *err)
@@ -248,6 +249,7 @@ void ps_verifier_free(ps_verifier *v)
         ps_rm_rf(v->home, NULL);
     free(v->home);
     ps_strv_free(&v->keys);
+    ps_strv_free(&v->pins);
     free(v);
 }
 
@@ -267,6 +269,19 @@ static int has_key(const ps_verifier *v, const char *fpr)
         if (strcasecmp(v->keys.v[i], fpr) == 0)
             return 1;
     return 0;
+}
+
+ps_code ps_verifier_pin(ps_verifier *v, const char *fpr, ps_error *err)
+{
+    return ps_strv_add(&v->pins, fpr, err);
+}
+
+static int pinned(const ps_verifier *v, const char *fpr)
+{
+    for (size_t i = 0; i < v->pins.n; i++)
+        if (strcasecmp(v->pins.v[i], fpr) == 0)
+            return 1;
+    return v->pins.n == 0;
 }
 
 ps_code ps_verifier_import(ps_verifier *v, const void *data, size_t len, const char *name,
@@ -336,18 +351,26 @@ static ps_code check_verify_result(ps_verifier *v, const char *name, char fpr[41
 {
     gpgme_verify_result_t r = gpgme_op_verify_result(v->ctx);
     gpgme_signature_t bad = NULL;
+    char unpinned[41] = "";
     for (gpgme_signature_t sig = r ? r->signatures : NULL; sig; sig = sig->next) {
         if (gpgme_err_code(sig->status) != GPG_ERR_NO_ERROR) {
             bad = bad ? bad : sig;
             continue;
         }
+        /* A file may carry several signatures (Debian's InRelease has
+         * three): one by a pinned key is enough, as for apt. */
         char *primary = primary_of(v->ctx, sig->fpr);
-        int ok = primary && has_key(v, primary);
-        if (ok)
-            snprintf(fpr, 41, "%s", primary);
+        int known = primary && has_key(v, primary), ok = known && pinned(v, primary);
+        if (known && (ok || unpinned[0] == '\0'))
+            snprintf(ok ? fpr : unpinned, 41, "%s", primary);
         free(primary);
         if (ok)
             return PS_OK;
+    }
+    if (unpinned[0]) {
+        snprintf(fpr, 41, "%s", unpinned);
+        return ps_error_set(err, PS_EVERIFY, "%s: signed by key %s, which is not pinned: refused",
+                            name, unpinned);
     }
     if (bad)
         return sig_failure(bad, name, err);

@@ -53,6 +53,12 @@ ps_code ps_verifier_import(ps_verifier *v, const void *data, size_t len, const c
                            ps_error *err);
 ps_code ps_verifier_import_file(ps_verifier *v, const char *path, ps_error *err);
 
+/* Pins primary key FPR: once any key is pinned, only a signature by a
+ * pinned key (of those imported) is accepted; a file signed only by other
+ * imported keys is refused naming one, which ps_verifier_verify then also
+ * leaves in its FPR. */
+ps_code ps_verifier_pin(ps_verifier *v, const char *fpr, ps_error *err);
+
 /* Number of primary keys imported, and the I-th one's fingerprint. */
 size_t ps_verifier_nkeys(const ps_verifier *v);
 const char *ps_verifier_key(const ps_verifier *v, size_t i);

@@ -30,6 +30,8 @@ ps_code ps_mirror_verifier(ps_sync *s, ps_error *err)
     ps_code rc = s->verifier ? PS_OK : (err ? err->code : PS_ELIB);
     for (size_t i = 0; rc == PS_OK && i < s->c->key_files.n; i++)
         rc = ps_verifier_import_file(s->verifier, s->c->key_files.v[i], err);
+    for (size_t i = 0; rc == PS_OK && i < s->c->fprs.n; i++)
+        rc = ps_verifier_pin(s->verifier, s->c->fprs.v[i], err);
     return rc;
 }
 
@@ -54,10 +56,12 @@ ps_code ps_mirror_verify(ps_sync *s, const ps_buf *data, const ps_buf *sig, ps_b
     else if (rc == PS_OK)
         rc = ps_verifier_verify(s->verifier, data->data, data->len, NULL, 0, plain, name, fpr,
                                 err);
-    if (rc == PS_OK && !ps_mirror_pinned(s->c, fpr))
+    if (rc == PS_EVERIFY && fpr[0]) { /* only by keys that are not pinned: say where */
+        ps_error_clear(err);
         rc = ps_error_set(err, PS_EVERIFY,
                           "%s: signed by key %s, which is not pinned in Signed-By of %s: refused",
                           name, fpr, s->c->path);
+    }
     if (rc == PS_OK)
         snprintf(s->res->signer, sizeof s->res->signer, "%s", fpr);
     return rc;

@@ -102,6 +102,37 @@ static void test_missing_key_is_a_key_error(void **state)
     assert_int_equal(err.code, PS_EKEY);
 }
 
+/* Once keys are pinned, a signature by an imported but unpinned key is
+ * refused, naming it; pinning it too accepts it. */
+static void test_pinned_keys_only(void **state)
+{
+    fixture *f = *state;
+    ps_error err = {0};
+    ps_signer *s = ps_signer_new(f->home, f->fpr, &err);
+    ps_verifier *v = ps_verifier_new(&err);
+    ps_span part = {"pinned", 6};
+    ps_buf sig = {0}, pub = {0};
+    assert_int_equal(ps_signer_sign(s, &part, 1, PS_SIGN_DETACHED, &sig, &err), PS_OK);
+    assert_int_equal(ps_signer_export_public(s, &pub, &err), PS_OK);
+    assert_int_equal(ps_verifier_import(v, pub.data, pub.len, "pub", &err), PS_OK);
+    assert_int_equal(ps_verifier_pin(v, "0000000000000000000000000000000000000000", &err), PS_OK);
+    char fpr[41] = "";
+    assert_int_equal(ps_verifier_verify(v, sig.data, sig.len, &part, 1, NULL, "f", fpr, &err),
+                     PS_EVERIFY);
+    assert_non_null(strstr(err.msg, "not pinned"));
+    assert_non_null(strstr(err.msg, f->fpr));
+    assert_string_equal(fpr, f->fpr);
+    ps_error_clear(&err);
+    fpr[0] = '\0';
+    assert_int_equal(ps_verifier_pin(v, f->fpr, &err), PS_OK);
+    assert_int_equal(ps_verifier_verify(v, sig.data, sig.len, &part, 1, NULL, "f", fpr, &err),
+                     PS_OK);
+    assert_string_equal(fpr, f->fpr);
+    ps_buf_free(&sig), ps_buf_free(&pub);
+    ps_verifier_free(v);
+    ps_signer_free(s);
+}
+
 #define SIGBLK "-----BEGIN PGP SIGNATURE-----\n\niQEz\n=abcd\n-----END PGP SIGNATURE-----\n"
 #define HEAD "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
 
@@ -141,6 +172,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detached_signature_over_parts_verifies),
         cmocka_unit_test(test_missing_key_is_a_key_error),
+        cmocka_unit_test(test_pinned_keys_only),
         cmocka_unit_test(test_clearsign_frame),
     };
     return cmocka_run_group_tests_name("pgp", tests, setup, teardown);
