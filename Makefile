@@ -187,7 +187,7 @@ lint:
 	scripts/check-layers
 	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/fuzz/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror bench/bundle \
 	  package/alloy-journal-loki-configure debian/postinst debian/prerm debian/postrm \
-	  debian/config tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
+	  debian/config packaging/pkgsmith/debian/postinst packaging/pkgsmith/debian/postrm tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
 	  tests/fixtures/alloy/debian/postinst tests/fixtures/alloy/debian/prerm
 
 clean:

@@ -36,8 +36,11 @@ rm -f "$IN"/repo/gnupg/S.* "$IN"/repo/gnupg/*.lock
 cp -a "$T/up" "$IN/up"
 cp "$T/upstream.asc" "$IN/grafana.asc"
 mirror_conf "$IN/mirrors.d/grafana-apt.mirror" grafana-apt apt http://127.0.0.1:8080 /etc/pkgsmith/keys/grafana.asc "$UK"
-cp "$P" "$IN/pkgsmith"
-cp -a "$top/repo-tools/systemd" "$IN/systemd"
+# The pkgsmith package, as `make` builds it (issue 20): the tool, the
+# units, the user pkgsmith.
+make -C "$top" --no-print-directory install DESTDIR="$T/root" PREFIX=/usr >/dev/null
+check "host: the pkgsmith .deb builds" sh -c "cd '$top' && GNUPGHOME='$T/gnupg' scripts/build-packages '$T/pk' '$P' '$FPR' '$T/root' >/dev/null 2>&1"
+cp "$T"/pk/pkgsmith_*.deb "$IN/"
 cp "$top/tests/lib/vm-guest.sh" "$IN/guest.sh"
 cat >"$IN/run.sh" <<'GUEST'
 . /mnt/in/guest.sh
@@ -45,10 +48,16 @@ cat >"$IN/run.sh" <<'GUEST'
 result() { systemctl show -p Result --value "$1"; }
 gens() { find /var/lib/pkgsmith/generations -mindepth 1 -maxdepth 1 -type d | wc -l; }
 
-install -m 755 /mnt/in/pkgsmith /usr/bin/pkgsmith
+check "dpkg -i the pkgsmith package" dpkg -i /mnt/in/pkgsmith_*.deb
 check "pkgsmith runs in the guest (all its libraries there)" pkgsmith --version
-cp -a /mnt/in/repo /var/lib/pkgsmith
+check "the package made the system user pkgsmith" id pkgsmith
+check_eq "/var/lib/pkgsmith: owner and mode" "pkgsmith:pkgsmith 755" "$(stat -c '%U:%G %a' /var/lib/pkgsmith)"
+check_eq "/var/lib/pkgsmith/gnupg: owner and mode" "pkgsmith:pkgsmith 700" "$(stat -c '%U:%G %a' /var/lib/pkgsmith/gnupg)"
+check_eq "the units: root-owned 0644" "root:root 644" "$(stat -c '%U:%G %a' /usr/lib/systemd/system/pkgsmith-mirror.service)"
+check_eq "pkgsmith-mirror.service runs as pkgsmith" pkgsmith "$(systemctl show -p User --value pkgsmith-mirror.service)"
+cp -a /mnt/in/repo/. /var/lib/pkgsmith/
 sed -i 's|^GnuPG-Home:.*|GnuPG-Home: /var/lib/pkgsmith/gnupg|' /var/lib/pkgsmith/repo.conf
+chown -R pkgsmith:pkgsmith /var/lib/pkgsmith
 chmod 700 /var/lib/pkgsmith/gnupg
 install -d /etc/pkgsmith/keys /var/lib/prometheus/node-exporter
 cp /mnt/in/grafana.asc /etc/pkgsmith/keys/
@@ -58,8 +67,6 @@ cp -a /mnt/in/up /srv/upstream
 printf 'server {\n listen 127.0.0.1:8080;\n root /srv/upstream;\n}\n' >/etc/nginx/conf.d/upstream.conf
 check "nginx serves the stand-in upstream" sh -c 'systemctl restart nginx && curl -fsS -o /dev/null http://127.0.0.1:8080/dists/stable/InRelease'
 
-cp /mnt/in/systemd/pkgsmith-* /etc/systemd/system/
-systemctl daemon-reload
 check "systemctl enable --now both timers" systemctl enable --now pkgsmith-mirror.timer pkgsmith-publish.timer
 for u in pkgsmith-mirror.timer pkgsmith-publish.timer; do
     check_eq "$u is enabled" enabled "$(systemctl is-enabled $u)"
@@ -72,6 +79,7 @@ touch /tmp/stamp
 g0=$(gens)
 check "systemctl start pkgsmith-mirror.service" systemctl start pkgsmith-mirror.service
 check_eq "pkgsmith-mirror.service Result" success "$(result pkgsmith-mirror.service)"
+check_eq "the repository's new files belong to pkgsmith" "" "$(find /var/lib/pkgsmith ! -user pkgsmith | head -n 3)"
 check "the mirror synced alloy 1.2.0 into the repository" sh -c 'find -L /var/lib/pkgsmith/public/pool -name "alloy*1.2.0*" | grep -q .'
 check "it wrote the metrics file" test -s /var/lib/prometheus/node-exporter/pkgsmith-mirror.prom
 check "the sync published a generation" test "$(gens)" -gt "$g0"
@@ -94,12 +102,15 @@ systemctl daemon-reload
 systemctl start pkgsmith-publish.service 2>/dev/null
 check_eq "a drop-in writing under /var/lib/pkgsmith: Result" success "$(result pkgsmith-publish.service)"
 check "... and it wrote there" test -e /var/lib/pkgsmith/escape
-printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/etc/pkgsmith-escape"\n' \
+# A directory the user pkgsmith owns outside ReadWritePaths: only the
+# hardening stops the write, not the file modes.
+install -d -o pkgsmith -g pkgsmith /srv/pkgsmith-escape
+printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/srv/pkgsmith-escape/x"\n' \
     >/etc/systemd/system/pkgsmith-publish.service.d/escape.conf
 systemctl daemon-reload
 systemctl start pkgsmith-publish.service 2>/dev/null
-check_eq "a write to /etc from pkgsmith-publish.service fails (ProtectSystem=strict)" exit-code "$(result pkgsmith-publish.service)"
-check "... and /etc/pkgsmith-escape was not written" test ! -e /etc/pkgsmith-escape
+check_eq "a write outside ReadWritePaths, to a directory pkgsmith owns, fails (ProtectSystem=strict)" exit-code "$(result pkgsmith-publish.service)"
+check "... and /srv/pkgsmith-escape/x was not written" test ! -e /srv/pkgsmith-escape/x
 rm -r /etc/systemd/system/pkgsmith-publish.service.d
 systemctl daemon-reload
 systemctl reset-failed pkgsmith-publish.service
