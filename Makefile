@@ -12,6 +12,9 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_MODS) 2>/dev/null)
 # the library ourselves.
 PKG_LIBS   = -lcreaterepo_c $(shell pkg-config --libs $(PKG_MODS) 2>/dev/null) -lrpmbuild -lrpmsign
 
+# The version --version prints is the pkgsmith package's (its changelog's
+# top entry, without the Debian revision): one place for both.
+PS_VERSION := $(shell sed -n '1s/^pkgsmith (\([^)-]*\).*/\1/p' packaging/pkgsmith/debian/changelog)
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CXXFLAGS ?= -O2 -g
@@ -26,7 +29,7 @@ endif
 # every folder is on the include path, so an #include names only the header.
 LIB_DIRS := core build repo mirror bundle
 LIB_INC  := $(addprefix -Isrc/lib/,$(LIB_DIRS))
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) $(LIB_INC) -MMD -MP
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPS_VERSION='"$(PS_VERSION)"' $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS) $(LIB_INC) -MMD -MP
 ALL_CXXFLAGS = -std=c++17 $(WARN) $(CXXFLAGS) $(SAN) $(PKG_CFLAGS) $(LIB_INC) -MMD -MP
 # --as-needed: every library we do not call costs start-up time.
 LDFLAGS_ALL  = $(SAN) -Wl,--as-needed $(LDFLAGS)
@@ -57,7 +60,7 @@ FUZZ_SECONDS ?= 60
 OUT      ?= out
 PKGSMITH_SIGNING_KEY ?=
 
-.PHONY: all deps test-deps tool packages check unit e2e bench clean lint release fuzz man
+.PHONY: all deps test-deps tool packages check unit e2e bench clean lint release fuzz man install
 all: deps tool packages
 
 deps:
@@ -95,8 +98,12 @@ $(BUILD)/tests/%: %.c tests/unit/testutil.h $(LIBA)
 
 # The signed packages of this repository.  Without PKGSMITH_SIGNING_KEY a
 # development key is made (once) in $(OUT)/gnupg.
+# pkgsmith's own package (packaging/pkgsmith/) packs what `make install`
+# puts into $(BUILD)/pkgroot, so both install the same files.
 packages: bin/pkgsmith
-	@scripts/build-packages "$(OUT)" bin/pkgsmith "$(PKGSMITH_SIGNING_KEY)"
+	@rm -rf $(BUILD)/pkgroot
+	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/pkgroot) PREFIX=/usr >/dev/null
+	@scripts/build-packages "$(OUT)" bin/pkgsmith "$(PKGSMITH_SIGNING_KEY)" "$(BUILD)/pkgroot"
 
 check: test-deps $(TOOL) $(UNIT_BIN) $(FUZZ_BIN)
 	@PKGSMITH="$(abspath $(TOOL))" UNIT_DIR="$(abspath $(BUILD)/tests)" \
@@ -125,13 +132,45 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libpkg
 
 unit: $(UNIT_BIN)
 
-# Man pages, section 1, for every command `pkgsmith --help` lists: written by
-# pkgsmith itself from the option tables its parser and --help use.
+# Man pages: pkgsmith(1) and pkgsmith-CMD(1) for every command `pkgsmith
+# --help` lists, written by pkgsmith itself from the option tables its
+# parser and --help use; the two file formats' pages (section 5) are kept
+# beside their parsers.  The bash completion is written from the same
+# --help output (scripts/gen-completion).
+MAN5 := src/lib/mirror/pkgsmith.mirror.5 src/lib/repo/pkgsmith-repo.conf.5
 man: $(TOOL)
-	@mkdir -p $(BUILD)/man
+	@rm -rf $(BUILD)/man && mkdir -p $(BUILD)/man
+	@$(TOOL) help --man >$(BUILD)/man/pkgsmith.1
 	@for c in $$($(TOOL) --help | sed -n 's/^   \([a-z]*\) .*/\1/p' | grep -vx help); do \
 	  $(TOOL) help --man $$c >$(BUILD)/man/pkgsmith-$$c.1 || exit 1; done
-	@ls $(BUILD)/man/*.1
+	@cp $(MAN5) $(BUILD)/man/
+	@scripts/gen-completion $(TOOL) >$(BUILD)/pkgsmith.bash-completion
+	@ls $(BUILD)/man/*
+
+# `make install DESTDIR=... PREFIX=...`: the files of the pkgsmith package
+# (packaging/pkgsmith/ packs exactly this tree).  Everything in repo-tools/
+# is installed by directory: systemd units, the nginx site and snippet
+# (sites-available, not enabled), the mirror examples, and any other
+# folder (e.g. Prometheus alert rules) under $(PREFIX)/share/pkgsmith/.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+DOCDIR     ?= $(PREFIX)/share/doc/pkgsmith
+install: man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)$(SYSCONFDIR)/nginx/sites-available $(DESTDIR)$(SYSCONFDIR)/nginx/snippets \
+	  $(DESTDIR)$(DOCDIR)/examples/mirrors.d
+	install -m 0755 -s $(TOOL) $(DESTDIR)$(PREFIX)/bin/pkgsmith
+	for m in $(BUILD)/man/*.1 $(BUILD)/man/*.5; do s=$${m##*.}; \
+	  gzip -9n <$$m >$(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}.gz || exit 1; chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}.gz; done
+	install -m 0644 $(BUILD)/pkgsmith.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pkgsmith
+	install -m 0644 repo-tools/systemd/* $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 repo-tools/nginx/pkgsmith-repo.conf $(DESTDIR)$(SYSCONFDIR)/nginx/sites-available/
+	install -m 0644 repo-tools/nginx/pkgsmith-repo-locations.conf $(DESTDIR)$(SYSCONFDIR)/nginx/snippets/
+	install -m 0644 repo-tools/mirrors.d/* $(DESTDIR)$(DOCDIR)/examples/mirrors.d/
+	for d in repo-tools/*/; do d=$${d%/}; case $${d##*/} in systemd|nginx|mirrors.d) continue ;; esac; \
+	  install -d $(DESTDIR)$(PREFIX)/share/pkgsmith/$${d##*/} && \
+	  install -m 0644 $$d/* $(DESTDIR)$(PREFIX)/share/pkgsmith/$${d##*/}/ || exit 1; done
 
 # The release pipeline (ci/release --help): RELEASE_ARGS="--env all" etc.
 release:
@@ -148,7 +187,7 @@ lint:
 	scripts/check-layers
 	shellcheck -s sh -x scripts/* ci/release ci/smoke-test tests/run tests/fuzz/run tests/e2e/*.sh tests/lib/*.sh bench/build bench/repo bench/mirror bench/bundle \
 	  package/alloy-journal-loki-configure debian/postinst debian/prerm debian/postrm \
-	  debian/config tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
+	  debian/config packaging/pkgsmith/debian/postinst packaging/pkgsmith/debian/postrm tests/fixtures/alloy/files/*.sh tests/fixtures/alloy/files/alloy.in \
 	  tests/fixtures/alloy/debian/postinst tests/fixtures/alloy/debian/prerm
 
 clean:

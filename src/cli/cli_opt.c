@@ -246,4 +246,11 @@ void ps_cli_man(const ps_cli_spec *spec, const char *version, FILE *f)
     roff_text(spec->exit_status, 1, f);
     fputs(".SH EXAMPLE\n", f);
     roff_text(spec->example, 0, f);
+    /* The file formats a command reads have pages of their own. */
+    fputs(".SH \"SEE ALSO\"\n\\fBpkgsmith\\fR(1)", f);
+    if (strcmp(spec->name, "mirror") == 0 || strcmp(spec->name, "bundle") == 0)
+        fputs(", \\fBpkgsmith.mirror\\fR(5)", f);
+    if (strcmp(spec->name, "repo") == 0 || strcmp(spec->name, "mirror") == 0)
+        fputs(", \\fBpkgsmith\\-repo.conf\\fR(5)", f);
+    fputc('\n', f);
 }

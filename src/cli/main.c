@@ -34,13 +34,41 @@ static const ps_command *find(const char *name)
     return NULL;
 }
 
+/* pkgsmith(1): the command list of usage() as a man page, so that the
+ * top page names every command the binary has. */
+static void man_top(FILE *f)
+{
+    fprintf(f, ".TH PKGSMITH 1 \"\" \"pkgsmith %s\" \"pkgsmith manual\"\n"
+               ".SH NAME\npkgsmith \\- build, sign, publish and mirror .deb and .rpm packages\n"
+               ".SH SYNOPSIS\n\\fBpkgsmith\\fR [\\fB\\-\\-version\\fR] [\\fB\\-\\-help\\fR] "
+               "\\fICOMMAND\\fR [\\fIARGS\\fR]\n"
+               ".SH DESCRIPTION\nBuilds signed, reproducible .deb and .rpm packages in process, "
+               "publishes them in a signed apt and rpm repository, mirrors upstream "
+               "repositories into it and carries them across an air gap.\n"
+               ".SH COMMANDS\n",
+            PS_VERSION);
+    for (const ps_command *const *c = COMMANDS; *c; c++)
+        fprintf(f, ".TP\n\\fB%s\\fR\n%s; see \\fBpkgsmith\\-%s\\fR(1)\n", (*c)->spec->name,
+                (*c)->summary, (*c)->spec->name);
+    fputs(".TP\n\\fBhelp\\fR [\\fB\\-\\-man\\fR] [\\fICOMMAND\\fR]\n"
+          "show the manual of a command (\\fB\\-\\-man\\fR: as a man page)\n"
+          ".SH FILES\n.TP\n/etc/pkgsmith/mirrors.d/*.mirror\nmirror definitions, see "
+          "\\fBpkgsmith.mirror\\fR(5)\n.TP\n/var/lib/pkgsmith/repo.conf\nthe repository's "
+          "settings, see \\fBpkgsmith\\-repo.conf\\fR(5)\n"
+          ".SH \"EXIT STATUS\"\n0 success, 1 failure, 2 bad input or key, 64 usage error.\n",
+          f);
+}
+
 /* pkgsmith help [--man] [COMMAND]: the manual comes from the command's
  * option table, so `make man` and --help cannot say different things. */
 static int help(int argc, char **argv)
 {
     int man = argc > 1 && strcmp(argv[1], "--man") == 0;
     if (argc < 2 + man) {
-        usage(stdout);
+        if (man)
+            man_top(stdout);
+        else
+            usage(stdout);
         return 0;
     }
     const ps_command *c = find(argv[1 + man]);

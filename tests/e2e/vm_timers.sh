@@ -1,8 +1,9 @@
 #!/bin/sh
 # The repo-tools units on a booted bookworm guest with systemd as PID 1
-# (issue 16 part 3): bin/pkgsmith copied in (bookworm has its runtime
-# libraries), a repository at /var/lib/pkgsmith with its key in
-# /var/lib/pkgsmith/gnupg, the mirror definition in /etc/pkgsmith/mirrors.d
+# (issue 16 part 3), installed by the pkgsmith .deb (issue 20: the user
+# pkgsmith, owners and modes; the key made and the repository initialised
+# as pkgsmith at /var/lib/pkgsmith with the key in /var/lib/pkgsmith/gnupg;
+# then upgrade and purge), the mirror definition in /etc/pkgsmith/mirrors.d
 # pointing at a stand-in Grafana upstream served by the guest's nginx on
 # its loopback, the units from repo-tools/systemd in /etc/systemd/system.
 # Both timers enabled; each service started once must succeed
@@ -25,19 +26,21 @@ gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc"
 up_debs "$T/up" 2
 up_add_alloy_deb "$T/up" 1.1.0 1.2.0
 up_apt_publish "$T/up" "$UH" "$UK"
-"$P" repo init --root "$T/repo" --key "$FPR" --gnupg-home "$T/gnupg" --org acme --url http://127.0.0.1 >/dev/null
 
 IN=$T/in
 mkdir -p "$IN/mirrors.d"
-cp -a "$T/repo" "$IN/repo"
-# The key travels with the repository, where the units' GNUPGHOME says.
-cp -a "$T/gnupg" "$IN/repo/gnupg"
-rm -f "$IN"/repo/gnupg/S.* "$IN"/repo/gnupg/*.lock
 cp -a "$T/up" "$IN/up"
 cp "$T/upstream.asc" "$IN/grafana.asc"
 mirror_conf "$IN/mirrors.d/grafana-apt.mirror" grafana-apt apt http://127.0.0.1:8080 /etc/pkgsmith/keys/grafana.asc "$UK"
-cp "$P" "$IN/pkgsmith"
-cp -a "$top/repo-tools/systemd" "$IN/systemd"
+# The pkgsmith package, as `make` builds it (issue 20): the tool, the
+# units, the user pkgsmith.
+make -C "$top" --no-print-directory install DESTDIR="$T/root" PREFIX=/usr >/dev/null
+check "host: the pkgsmith .deb builds" sh -c "cd '$top' && GNUPGHOME='$T/gnupg' scripts/build-packages '$T/pk' '$P' '$FPR' '$T/root' >/dev/null 2>&1"
+cp "$T"/pk/pkgsmith_*.deb "$IN/"
+# The next release of the same package, for the upgrade.
+mkdir -p "$IN/next"
+GNUPGHOME=$T/gnupg "$P" build --key "$FPR" --set release=2 --format deb --out "$T/next" "$T/root.src" >/dev/null
+cp "$T"/next/pkgsmith_*.deb "$IN/next/"
 cp "$top/tests/lib/vm-guest.sh" "$IN/guest.sh"
 cat >"$IN/run.sh" <<'GUEST'
 . /mnt/in/guest.sh
@@ -45,11 +48,22 @@ cat >"$IN/run.sh" <<'GUEST'
 result() { systemctl show -p Result --value "$1"; }
 gens() { find /var/lib/pkgsmith/generations -mindepth 1 -maxdepth 1 -type d | wc -l; }
 
-install -m 755 /mnt/in/pkgsmith /usr/bin/pkgsmith
+check "dpkg -i the pkgsmith package" dpkg -i /mnt/in/pkgsmith_*.deb
 check "pkgsmith runs in the guest (all its libraries there)" pkgsmith --version
-cp -a /mnt/in/repo /var/lib/pkgsmith
-sed -i 's|^GnuPG-Home:.*|GnuPG-Home: /var/lib/pkgsmith/gnupg|' /var/lib/pkgsmith/repo.conf
-chmod 700 /var/lib/pkgsmith/gnupg
+check "the package made the system user pkgsmith" id pkgsmith
+check_eq "/var/lib/pkgsmith: owner and mode" "pkgsmith:pkgsmith 755" "$(stat -c '%U:%G %a' /var/lib/pkgsmith)"
+check_eq "/var/lib/pkgsmith/gnupg: owner and mode" "pkgsmith:pkgsmith 700" "$(stat -c '%U:%G %a' /var/lib/pkgsmith/gnupg)"
+check_eq "the units: root-owned 0644" "root:root 644" "$(stat -c '%U:%G %a' /usr/lib/systemd/system/pkgsmith-mirror.service)"
+check_eq "pkgsmith-mirror.service runs as pkgsmith" pkgsmith "$(systemctl show -p User --value pkgsmith-mirror.service)"
+# As the README's "Set up a repository server": the key made as the user
+# pkgsmith in its GnuPG home, the repository initialised as pkgsmith.
+G=/var/lib/pkgsmith/gnupg
+# (umask 077: the key and the state private, as the units' UMask.)
+as_ps() { runuser -u pkgsmith -- sh -c 'umask 077 && exec env GNUPGHOME=/var/lib/pkgsmith/gnupg "$@"' sh "$@"; }
+check "the repository key, made as pkgsmith" as_ps gpg --batch --passphrase '' --quick-gen-key 'Acme Repo <repo@acme.test>' ed25519 sign never
+FPR=$(as_ps gpg --with-colons --list-secret-keys | awk -F: '$1 == "fpr" { print $10; exit }')
+check "repo init as pkgsmith" as_ps pkgsmith repo init --root /var/lib/pkgsmith --gnupg-home $G --key "$FPR" --org acme --url http://127.0.0.1
+check_eq "the GnuPG home stays private" "pkgsmith:pkgsmith 700" "$(stat -c '%U:%G %a' $G)"
 install -d /etc/pkgsmith/keys /var/lib/prometheus/node-exporter
 cp /mnt/in/grafana.asc /etc/pkgsmith/keys/
 cp -r /mnt/in/mirrors.d /etc/pkgsmith/
@@ -58,8 +72,6 @@ cp -a /mnt/in/up /srv/upstream
 printf 'server {\n listen 127.0.0.1:8080;\n root /srv/upstream;\n}\n' >/etc/nginx/conf.d/upstream.conf
 check "nginx serves the stand-in upstream" sh -c 'systemctl restart nginx && curl -fsS -o /dev/null http://127.0.0.1:8080/dists/stable/InRelease'
 
-cp /mnt/in/systemd/pkgsmith-* /etc/systemd/system/
-systemctl daemon-reload
 check "systemctl enable --now both timers" systemctl enable --now pkgsmith-mirror.timer pkgsmith-publish.timer
 for u in pkgsmith-mirror.timer pkgsmith-publish.timer; do
     check_eq "$u is enabled" enabled "$(systemctl is-enabled $u)"
@@ -72,6 +84,7 @@ touch /tmp/stamp
 g0=$(gens)
 check "systemctl start pkgsmith-mirror.service" systemctl start pkgsmith-mirror.service
 check_eq "pkgsmith-mirror.service Result" success "$(result pkgsmith-mirror.service)"
+check_eq "the repository's new files belong to pkgsmith" "" "$(find /var/lib/pkgsmith ! -user pkgsmith | head -n 3)"
 check "the mirror synced alloy 1.2.0 into the repository" sh -c 'find -L /var/lib/pkgsmith/public/pool -name "alloy*1.2.0*" | grep -q .'
 check "it wrote the metrics file" test -s /var/lib/prometheus/node-exporter/pkgsmith-mirror.prom
 check "the sync published a generation" test "$(gens)" -gt "$g0"
@@ -94,15 +107,39 @@ systemctl daemon-reload
 systemctl start pkgsmith-publish.service 2>/dev/null
 check_eq "a drop-in writing under /var/lib/pkgsmith: Result" success "$(result pkgsmith-publish.service)"
 check "... and it wrote there" test -e /var/lib/pkgsmith/escape
-printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/etc/pkgsmith-escape"\n' \
+# A directory the user pkgsmith owns outside ReadWritePaths: only the
+# hardening stops the write, not the file modes.
+install -d -o pkgsmith -g pkgsmith /srv/pkgsmith-escape
+printf '[Service]\nExecStartPost=/bin/sh -c "echo x >/srv/pkgsmith-escape/x"\n' \
     >/etc/systemd/system/pkgsmith-publish.service.d/escape.conf
 systemctl daemon-reload
 systemctl start pkgsmith-publish.service 2>/dev/null
-check_eq "a write to /etc from pkgsmith-publish.service fails (ProtectSystem=strict)" exit-code "$(result pkgsmith-publish.service)"
-check "... and /etc/pkgsmith-escape was not written" test ! -e /etc/pkgsmith-escape
+check_eq "a write outside ReadWritePaths, to a directory pkgsmith owns, fails (ProtectSystem=strict)" exit-code "$(result pkgsmith-publish.service)"
+check "... and /srv/pkgsmith-escape/x was not written" test ! -e /srv/pkgsmith-escape/x
 rm -r /etc/systemd/system/pkgsmith-publish.service.d
 systemctl daemon-reload
 systemctl reset-failed pkgsmith-publish.service
+check_eq "the state is private (db/: umask 077 of init and the units)" 700 "$(stat -c %a /var/lib/pkgsmith/db)"
+
+# Upgrade: the repository, its key and the mirror file stay.
+check "upgrade: dpkg -i the next release" dpkg -i /mnt/in/next/pkgsmith_*.deb
+check_eq "upgrade: the version installed" "$(dpkg-deb -f /mnt/in/next/pkgsmith_*.deb Version)" "$(dpkg-query -W -f '${Version}' pkgsmith)"
+check "upgrade kept the key" as_ps gpg --list-secret-keys "$FPR"
+check "upgrade kept the mirror file" test -f /etc/pkgsmith/mirrors.d/grafana-apt.mirror
+check "upgrade kept the repository: repo verify as pkgsmith" as_ps pkgsmith repo verify --root /var/lib/pkgsmith
+check "after the upgrade pkgsmith-publish.service still succeeds" systemctl start pkgsmith-publish.service
+# Purge with the repository there: it stays, and so does its user.
+as_ps gpgconf --kill all
+check "dpkg --purge pkgsmith" dpkg --purge pkgsmith
+check "purge kept the repository" test -s /var/lib/pkgsmith/repo.conf
+check "purge kept the mirror file" test -f /etc/pkgsmith/mirrors.d/grafana-apt.mirror
+check "purge kept the user while /var/lib/pkgsmith exists" id pkgsmith
+check "purge removed the units" test ! -e /usr/lib/systemd/system/pkgsmith-mirror.service
+# With the state directory gone, a purge removes the user too.
+rm -r /var/lib/pkgsmith
+check "reinstall, then purge with no repository" sh -c 'dpkg -i /mnt/in/pkgsmith_*.deb && dpkg --purge pkgsmith'
+check "purge removed /var/lib/pkgsmith (only the empty GnuPG home was there)" test ! -e /var/lib/pkgsmith
+check "purge removed the user and group pkgsmith" sh -c '! getent passwd pkgsmith && ! getent group pkgsmith'
 exit 0
 GUEST
 

@@ -378,6 +378,31 @@ static ps_code resolve_arch(deb_pkg *pkg, ps_error *err)
     return PS_OK;
 }
 
+/* ${NAME} from debian/P.substvars ("NAME=VALUE" lines, what
+ * dpkg-shlibdeps writes and dpkg-gencontrol reads; scripts/shlibdeps
+ * writes it for pkgsmith's own package).  *FOUND says whether it is set. */
+static ps_code substvar(const deb_pkg *pkg, const char *name, size_t n, ps_buf *out,
+                        int *found, ps_error *err)
+{
+    *found = 0;
+    char *path = pkg_file(pkg, "substvars");
+    if (path == NULL)
+        return PS_OK;
+    ps_buf b = {0};
+    ps_code rc = ps_file_read(path, &b, err);
+    char *save = NULL;
+    for (char *l = rc == PS_OK && b.data ? strtok_r((char *)b.data, "\n", &save) : NULL;
+         l && !*found; l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, name, n) == 0 && l[n] == '=') {
+            *found = 1;
+            rc = ps_buf_append(out, l + n + 1, strlen(l + n + 1), err);
+        }
+    }
+    ps_buf_free(&b);
+    free(path);
+    return rc;
+}
+
 /* Expands ${misc:Depends} and friends; drops the empty items they leave. */
 static ps_code expand_substvars(const deb_pkg *pkg, const char *field, const char *value,
                                 int has_templates, ps_buf *out, ps_error *err)
@@ -394,12 +419,18 @@ static ps_code expand_substvars(const deb_pkg *pkg, const char *field, const cha
         rc = ps_buf_append(&raw, p, (size_t)(open - p), err);
         size_t n = (size_t)(close - open - 2);
         const char *name = open + 2;
-        if (n == 12 && strncmp(name, "misc:Depends", 12) == 0) {
+        int found = 0;
+        if (rc == PS_OK)
+            rc = substvar(pkg, name, n, &raw, &found, err);
+        if (rc != PS_OK || found) {
+            /* set by debian/P.substvars */
+        } else if (n == 12 && strncmp(name, "misc:Depends", 12) == 0) {
             if (has_templates && rc == PS_OK)
                 rc = ps_buf_append(&raw, "debconf (>= 0.5) | debconf-2.0", 30, err);
         } else if ((n == 16 && strncmp(name, "misc:Pre-Depends", 16) == 0) ||
                    (n == 14 && strncmp(name, "shlibs:Depends", 14) == 0)) {
-            /* nothing: no shared libraries, no dpkg features to pre-depend on */
+            /* nothing: no shared libraries (none named in P.substvars), no
+             * dpkg features to pre-depend on */
         } else {
             rc = ps_error_set(err, PS_EINPUT,
                               "%s:%u: %s: unknown substitution variable '${%.*s}'",
