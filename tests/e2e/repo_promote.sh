@@ -14,9 +14,10 @@ chain_repo_keys
 gens() { "$P" repo generations --root "$REPO" | grep -c .; }
 current() { "$P" repo generations --root "$REPO" | awk '$1 == "*" { print $2 }'; }
 
-for src in "$top" "$top/tests/fixtures/alloy" "$top/tests/fixtures/host-provides"; do
+for src in "$top" "$top/tests/fixtures/alloy"; do
     "$P" build --key "$FPR" --out "$T/pkgs" "$src" >/dev/null
 done
+"$P" build --key "$FPR" --format rpm --out "$T/pkgs" "$top/tests/fixtures/host-provides" >/dev/null
 "$P" repo init --root "$REPO" --key "$FPR" --suite staging --suite prod --rpm-repo staging \
     --rpm-repo prod --org acme --url http://repo.acme.internal >/dev/null
 check "add the one build to staging" "$P" repo add --root "$REPO" --suite staging --rpm-repo staging "$T"/pkgs/*
@@ -76,7 +77,7 @@ check "apt: apt-get install -y alloy-journal-loki" in_root "$C" apt-get install 
 check "apt: installed from suite prod" sh -c "chroot '$C' apt-cache policy alloy-journal-loki | grep -q '$URL prod/main'"
 check "apt: the config ships to prod's Loki (environment over build default)" grep -q 'http://loki-prod.acme.internal:3100/' "$C/etc/alloy-journal-loki/config.alloy"
 check "apt: prod's tenant" grep -Eq 'tenant_id += +"prod"' "$C/etc/alloy-journal-loki/config.alloy"
-check "apt: prod's label" grep -Eq 'env += +"prod"' "$C/etc/alloy-journal-loki/config.alloy"
+check "apt: prod's label" grep -Fq '"env" = "prod"' "$C/etc/alloy-journal-loki/config.alloy"
 in_root "$C" sh -c 'echo "alloy-journal-loki alloy-journal-loki/loki_host string loki-web1.acme.internal" | debconf-set-selections'
 check "apt: dpkg-reconfigure after a debconf answer" in_root "$C" dpkg-reconfigure -f noninteractive alloy-journal-loki
 check "apt: the debconf answer wins over the environment" grep -q 'http://loki-web1.acme.internal:3100/' "$C/etc/alloy-journal-loki/config.alloy"
