@@ -12,6 +12,7 @@
 
 typedef struct opts {
     const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
+    const char *from, *to, *settings; /* promote; client-package */
     ps_strv suites, components, archs, rpm_repos;
     long valid_days, keep, wait;
     long gen; /* rollback, verify: the GEN operand (0: none given) */
@@ -29,12 +30,16 @@ static const ps_opt OPTS[] = {
      offsetof(opts, key), 0, 0},
     {"gnupg-home", 0, PS_OPT_STRING, "DIR", "init: GnuPG home holding it (default: $GNUPGHOME)",
      offsetof(opts, home), 0, 0},
-    {"suite", 0, PS_OPT_LIST, "S", "init: repeatable; add, remove: the target",
+    {"suite", 0, PS_OPT_LIST, "S",
+     "init: repeatable; add, remove: the target;\n"
+     "client-package: the suite its hosts follow (and the rpm\n"
+     "repo of that name, if any)",
      offsetof(opts, suites), 0, 0},
     {"component", 0, PS_OPT_LIST, "C", "init: repeatable; add: the target",
      offsetof(opts, components), 0, 0},
     {"arch", 0, PS_OPT_LIST, "A", "init: repeatable", offsetof(opts, archs), 0, 0},
-    {"rpm-repo", 0, PS_OPT_LIST, "NAME", "init: repeatable; add, remove: the target",
+    {"rpm-repo", 0, PS_OPT_LIST, "NAME",
+     "init: repeatable; add, remove, client-package: the target",
      offsetof(opts, rpm_repos), 0, 0},
     {"valid-days", 0, PS_OPT_NUMBER, "N", "init: Valid-Until = publish time + N days (7)",
      offsetof(opts, valid_days), 1, 2147483647L},
@@ -55,6 +60,15 @@ static const ps_opt OPTS[] = {
      "client-package: unsigned (to compare two builds, then\n"
      "'pkgsmith sign'); SOURCE_DATE_EPOCH fixes its date",
      offsetof(opts, no_sign), 0, 0},
+    {"from", 0, PS_OPT_STRING, "S", "promote: the suite (and rpm repo) to copy from",
+     offsetof(opts, from), 0, 0},
+    {"to", 0, PS_OPT_STRING, "S", "promote: the suite (and rpm repo) to copy to",
+     offsetof(opts, to), 0, 0},
+    {"settings", 0, PS_OPT_STRING, "FILE",
+     "client-package: the environment's settings (NAME=VALUE\n"
+     "lines), installed as /usr/share/alloy-journal-loki/\n"
+     "environment.d/ORG.conf",
+     offsetof(opts, settings), 0, 0},
     PS_OPT_END};
 
 static const ps_cli_spec SPEC = {
@@ -67,12 +81,15 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith repo remove [--suite S] [--rpm-repo NAME] NAME[=VERSION]...\n"
     "    pkgsmith repo list\n"
     "    pkgsmith repo publish\n"
+    "    pkgsmith repo promote --from S --to S [NAME[=VERSION]...]\n"
     "    pkgsmith repo generations\n"
     "    pkgsmith repo rollback [GEN]\n"
     "    pkgsmith repo verify [GEN]\n"
     "    pkgsmith repo client-package [--out DIR] [--version V] [--no-sign]\n"
+    "                       [--suite S] [--rpm-repo NAME] [--settings FILE]\n"
     "    (every subcommand also takes --root DIR, --json and --help; add,\n"
-    "    remove, publish, rollback and client-package take --wait SECONDS)\n",
+    "    remove, promote, publish, rollback and client-package take --wait\n"
+    "    SECONDS)\n",
     "    The repository lives under --root (default /var/lib/pkgsmith, or\n"
     "    $PKGSMITH_REPO_ROOT).  init writes ROOT/repo.conf (deb822: suites,\n"
     "    components, architectures, rpm repos, Signing-Key, Valid-Days,\n"
@@ -91,6 +108,11 @@ static const ps_cli_spec SPEC = {
     "    generations stay reachable.  Only the index records of packages are\n"
     "    read, never the packages again.  Serve ROOT/public (see repo-tools/).\n"
     "\n"
+    "    promote names the packages of suite --from (every component) and of\n"
+    "    the rpm repo of that name in --to as well (NAME or NAME=VERSION: only\n"
+    "    those), and publishes: one new generation.  Both suites then serve the\n"
+    "    same pool files, byte for byte; nothing is rebuilt or read again.\n"
+    "\n"
     "    generations lists the kept generations; rollback switches back to GEN\n"
     "    (default: the one before the current) and restores its package set;\n"
     "    verify checks every signature and hash of a generation against the\n"
@@ -98,7 +120,13 @@ static const ps_cli_spec SPEC = {
     "\n"
     "    client-package builds ORG-repo (.deb and .rpm, signed) that installs\n"
     "    the public key, a deb822 .sources file (Signed-By) and a yum .repo\n"
-    "    file (gpgcheck=1, repo_gpgcheck=1) pointing at Base-URL.\n",
+    "    file (gpgcheck=1, repo_gpgcheck=1, metadata_expire=1h) pointing at\n"
+    "    Base-URL, for --suite (default: the first suite) and --rpm-repo\n"
+    "    (default: the one named like the suite, else the first): one per\n"
+    "    environment.  --settings FILE ships that environment's settings\n"
+    "    (LOKI_HOST, LOKI_TENANT_ID, LOKI_LABELS, ...), which\n"
+    "    alloy-journal-loki-configure reads above its build defaults and below\n"
+    "    sysconfig, debconf answers and --set.\n",
     OPTS,
     "    0 success; 1 failure (verify: a mismatch, named on stderr); 2 bad\n"
     "    input or unusable key; 64 usage error; 75 the repository is locked.\n",
@@ -248,6 +276,23 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
     return PS_OK;
 }
 
+static ps_code do_promote(opts *o, ps_repo *r, ps_error *err)
+{
+    size_t promoted = 0, unchanged = 0;
+    ps_repo_published p;
+    if (o->from == NULL || o->to == NULL)
+        return ps_error_set(err, PS_EINPUT, "promote needs --from SUITE and --to SUITE");
+    if (ps_repo_promote(r, o->from, o->to, (const char *const *)o->args, (size_t)o->nargs,
+                        &promoted, &unchanged, err) != PS_OK ||
+        ps_repo_publish(r, &p, err) != PS_OK)
+        return err->code;
+    report(o, "{\"ok\":true,\"promoted\":%zu,\"unchanged\":%zu,\"generation\":%ld}\n",
+           "promoted %zu package%s from %s to %s (%zu there already); published generation "
+           "%ld\n",
+           promoted, promoted == 1 ? "" : "s", o->from, o->to, unchanged, p.generation);
+    return PS_OK;
+}
+
 static ps_code do_generations(opts *o, ps_repo *r, ps_error *err)
 {
     ps_repo_gen *g = NULL;
@@ -297,12 +342,14 @@ static ps_code do_verify(opts *o, ps_repo *r, ps_error *err)
 static ps_code do_client(opts *o, ps_repo *r, ps_error *err)
 {
     char *src = ps_strdupf("%s/tmp/client-package", o->root);
+    ps_repo_client_opts co = {o->version ? o->version : "1.0", o->suites.n ? o->suites.v[0] : NULL,
+                              o->rpm_repos.n ? o->rpm_repos.v[0] : NULL, o->settings};
     ps_strv outputs = {0};
     ps_build_opts b = {.srcdir = src, .outdir = o->out ? o->out : "out",
                        .key = o->no_sign ? NULL : ps_repo_key(r),
                        .gnupg_home = ps_repo_gnupg_home(r), .no_sign = o->no_sign};
     ps_code rc = src == NULL ? ps_error_set(err, PS_ENOMEM, "out of memory")
-                             : ps_repo_client_source(r, src, o->version ? o->version : "1.0", err);
+                             : ps_repo_client_source(r, src, &co, err);
     if (rc == PS_OK)
         rc = ps_build_run(&b, &outputs, err);
     if (rc == PS_OK && o->json) {
@@ -323,7 +370,7 @@ static ps_code do_client(opts *o, ps_repo *r, ps_error *err)
 
 /* ---- dispatch ------------------------------------------------------ */
 
-enum { NONE, SOME, GEN };              /* the operands a subcommand takes */
+enum { NONE, SOME, GEN, ANY };              /* the operands a subcommand takes */
 enum { NO_REPO, TO_READ, TO_CHANGE }; /* how it opens the repository */
 
 typedef struct sub {
@@ -338,6 +385,7 @@ static const sub SUBS[] = {{"init", do_init, NONE, NO_REPO, NULL},
                            {"remove", do_remove, SOME, TO_CHANGE, "remove needs NAME[=VERSION]"},
                            {"list", do_list, NONE, TO_READ, NULL},
                            {"publish", do_publish, NONE, TO_CHANGE, NULL},
+                           {"promote", do_promote, ANY, TO_CHANGE, NULL},
                            {"generations", do_generations, NONE, TO_READ, NULL},
                            {"rollback", do_rollback, GEN, TO_CHANGE, NULL},
                            {"verify", do_verify, GEN, TO_READ, NULL},

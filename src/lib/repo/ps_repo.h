@@ -88,6 +88,15 @@ ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
 ps_code ps_repo_remove(ps_repo *r, const char *spec, const ps_repo_target *t, size_t *removed,
                        ps_error *err);
 
+/* Names every package of suite FROM (deb, each component) and of rpm repo
+ * FROM in TO as well, when both are suites or both rpm repos: the same
+ * pool files, not copies, so nothing is read or rebuilt.  SPECS (NAME or
+ * NAME=VERSION) limit it; none: everything in FROM.  *PROMOTED counts the
+ * entries added, *UNCHANGED those TO had already.  A spec matching
+ * nothing in FROM is PS_EINPUT.  Publish to make it visible. */
+ps_code ps_repo_promote(ps_repo *r, const char *from, const char *to, const char *const *specs,
+                        size_t nspecs, size_t *promoted, size_t *unchanged, ps_error *err);
+
 /* ---- for mirrors -----------------------------------------------------
  * A mirror does not re-read what it downloads: each file's size and
  * SHA-256 were checked against an index whose signature was verified, and
@@ -177,9 +186,17 @@ const ps_strv *ps_repo_suites(const ps_repo *r);
 const ps_strv *ps_repo_components(const ps_repo *r);
 const ps_strv *ps_repo_rpm_repos(const ps_repo *r);
 
+/* What the client setup package is for; NULL members take the defaults. */
+typedef struct ps_repo_client_opts {
+    const char *version;  /* its version ("1.0" becomes 1.0-1) */
+    const char *suite;    /* the suite its hosts follow (default: the first) */
+    const char *rpm_repo; /* default: the one named like the suite, else the first */
+    const char *settings; /* the environment's NAME=VALUE settings file, or NULL */
+} ps_repo_client_opts;
+
 /* Writes the source tree of the client setup package (<org>-repo: key,
- * .sources, .repo) into DIR, for ps_build_run. */
-ps_code ps_repo_client_source(ps_repo *r, const char *dir, const char *version,
+ * .sources, .repo, the environment's settings) into DIR, for ps_build_run. */
+ps_code ps_repo_client_source(ps_repo *r, const char *dir, const ps_repo_client_opts *o,
                               ps_error *err);
 
 #endif

@@ -13,9 +13,15 @@
 
 #include "ps_pgp.h"
 
+/* Where the client package puts the environment's settings, and where
+ * alloy-journal-loki-configure looks for them. */
+#define ENV_DIR "/usr/share/alloy-journal-loki/environment.d"
+
 typedef struct client {
     const ps_repo *r;
     const char *dir, *org, *url, *version;
+    const char *suite, *rpm_repo; /* what its hosts follow */
+    ps_buf settings; /* the environment's settings drop-in, or empty */
     ps_error *err;
     ps_buf upstream; /* mirrored rpms keep their upstream signatures */
     char contact[300]; /* "ORG repository <packages@HOST of Base-URL>" */
@@ -123,8 +129,7 @@ static ps_code upstream_keys(client *c)
 
 static ps_code install_files(client *c)
 {
-    const ps_strv *suites = ps_repo_suites(c->r), *comps = ps_repo_components(c->r);
-    const ps_strv *repos = ps_repo_rpm_repos(c->r);
+    const ps_strv *comps = ps_repo_components(c->r);
     ps_buf comp = {0};
     ps_code rc = PS_OK;
     for (size_t i = 0; rc == PS_OK && i < comps->n; i++)
@@ -135,25 +140,32 @@ static ps_code install_files(client *c)
                   "# trusted for this repository.\n"
                   "Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\n"
                   "Signed-By: /usr/share/keyrings/%s-archive-keyring.asc\n",
-                  c->org, c->org, c->url, suites->v[0], (const char *)comp.data, c->org);
+                  c->org, c->org, c->url, c->suite, (const char *)comp.data, c->org);
+    /* dnf's default metadata_expire is 48 h: a release or a rollback
+     * would reach hosts two days late. */
     if (rc == PS_OK)
         rc = putf(c, "files/yum.repo",
                   "# %s packages, installed by %s-repo.\n[%s]\nname=%s packages\n"
                   "baseurl=%s/rpm/%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\n"
+                  "metadata_expire=1h\n"
                   "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-%s%s%s%s\n",
-                  c->org, c->org, c->org, c->org, c->url, repos->n ? repos->v[0] : suites->v[0],
+                  c->org, c->org, c->org, c->org, c->url, c->rpm_repo,
                   c->org, c->upstream.len ? " file:///etc/pki/rpm-gpg/RPM-GPG-KEY-" : "",
                   c->upstream.len ? c->org : "", c->upstream.len ? "-upstream" : "");
     if (rc == PS_OK && c->upstream.len)
         rc = put(c, "files/upstream-keys.asc", (const char *)c->upstream.data);
-    char rel[512];
+    if (rc == PS_OK && c->settings.len)
+        rc = put(c, "files/environment.conf", (const char *)c->settings.data);
+    char rel[512], env[256] = "";
     snprintf(rel, sizeof rel, "debian/%s-repo.install", c->org);
+    if (c->settings.len)
+        snprintf(env, sizeof env, "files/environment.conf => %s/%s.conf\n", ENV_DIR, c->org);
     if (rc == PS_OK)
         rc = putf(c, rel,
                   "files/%s-archive-keyring.asc usr/share/keyrings\n"
                   "files/apt.sources => /etc/apt/sources.list.d/%s.sources\n"
-                  "files/lintian-overrides => /usr/share/lintian/overrides/%s-repo\n",
-                  c->org, c->org, c->org);
+                  "files/lintian-overrides => /usr/share/lintian/overrides/%s-repo\n%s",
+                  c->org, c->org, c->org, env);
     if (rc == PS_OK)
         rc = putf(c, "files/lintian-overrides",
                   "# Installing an apt source is what this package is for.\n"
@@ -169,7 +181,7 @@ static ps_code install_files(client *c)
 
 static ps_code spec_file(client *c)
 {
-    char rel[512], up_install[512] = "", up_file[256] = "", day[32];
+    char rel[512], up_install[1024] = "", up_file[512] = "", day[32];
     snprintf(rel, sizeof rel, "specs/%s-repo.spec", c->org);
     time_t t = build_time();
     struct tm tm;
@@ -179,6 +191,13 @@ static ps_code spec_file(client *c)
                  "install -D -m 0644 %%{_sourcedir}/files/upstream-keys.asc "
                  "%%{buildroot}/etc/pki/rpm-gpg/RPM-GPG-KEY-%s-upstream\n", c->org);
         snprintf(up_file, sizeof up_file, "/etc/pki/rpm-gpg/RPM-GPG-KEY-%s-upstream\n", c->org);
+    }
+    if (c->settings.len) {
+        size_t n = strlen(up_install), m = strlen(up_file);
+        snprintf(up_install + n, sizeof up_install - n,
+                 "install -D -m 0644 %%{_sourcedir}/files/environment.conf "
+                 "%%{buildroot}%s/%s.conf\n", ENV_DIR, c->org);
+        snprintf(up_file + m, sizeof up_file - m, "%s/%s.conf\n", ENV_DIR, c->org);
     }
     return putf(c, rel,
                 "Name:      %s-repo\nVersion:   %%{pkgversion}\nRelease:   %%{pkgrelease}\n"
@@ -216,19 +235,75 @@ static ps_code key_file(client *c)
     return rc;
 }
 
-ps_code ps_repo_client_source(ps_repo *r, const char *dir, const char *version, ps_error *err)
+/* The suite and rpm repo the hosts follow: configured ones only. */
+static ps_code pick_targets(client *c, const ps_repo_client_opts *o)
+{
+    const ps_strv *suites = ps_repo_suites(c->r), *repos = ps_repo_rpm_repos(c->r);
+    c->suite = o->suite ? o->suite : suites->v[0];
+    c->rpm_repo = o->rpm_repo ? o->rpm_repo : NULL;
+    for (size_t i = 0; c->rpm_repo == NULL && i < repos->n; i++)
+        if (strcmp(repos->v[i], c->suite) == 0)
+            c->rpm_repo = c->suite;
+    if (c->rpm_repo == NULL)
+        c->rpm_repo = repos->n ? repos->v[0] : suites->v[0];
+    int s_ok = 0, r_ok = o->rpm_repo == NULL;
+    for (size_t i = 0; i < suites->n; i++)
+        s_ok |= strcmp(suites->v[i], c->suite) == 0;
+    for (size_t i = 0; i < repos->n; i++)
+        r_ok |= strcmp(repos->v[i], c->rpm_repo) == 0;
+    if (!s_ok || !r_ok)
+        return ps_error_set(c->err, PS_EINPUT, "%s '%s' is not in %s of %s/repo.conf",
+                            s_ok ? "--rpm-repo" : "--suite", s_ok ? c->rpm_repo : c->suite,
+                            s_ok ? "Rpm-Repos" : "Suites", c->r->root);
+    return PS_OK;
+}
+
+/* The environment's settings: NAME=VALUE lines (NAME in capitals, as
+ * alloy-journal-loki-configure knows them), comments and blank lines,
+ * shipped as they are; the configure script validates the values. */
+static ps_code read_settings(client *c, const char *path)
+{
+    ps_code rc = ps_file_read(path, &c->settings, c->err);
+    if (rc == PS_OK && memchr(c->settings.data, '\0', c->settings.len))
+        rc = ps_error_set(c->err, PS_EINPUT, "%s: not a text file", path);
+    if (rc == PS_OK)
+        rc = ps_buf_append(&c->settings, "", 1, c->err); /* a C string from here on */
+    char *text = rc == PS_OK ? strdup((const char *)c->settings.data) : NULL, *save = NULL;
+    if (rc == PS_OK && text == NULL)
+        rc = ps_error_set(c->err, PS_ENOMEM, "out of memory");
+    size_t lineno = 0;
+    for (char *l = text ? strtok_r(text, "\n", &save) : NULL; rc == PS_OK && l;
+         l = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        size_t n = strspn(l, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+        if (*l != '#' && (n == 0 || l[n] != '=' || (*l >= '0' && *l <= '9')))
+            rc = ps_error_set(c->err, PS_EINPUT, "%s:%zu: expected NAME=VALUE, got: %s", path,
+                              lineno, l);
+    }
+    free(text);
+    c->settings.len = rc == PS_OK ? strlen((const char *)c->settings.data) : 0;
+    return rc;
+}
+
+ps_code ps_repo_client_source(ps_repo *r, const char *dir, const ps_repo_client_opts *o,
+                              ps_error *err)
 {
     const char *org = ps_repo_conf_get(r, "Org"), *url = ps_repo_conf_get(r, "Base-URL");
+    const char *version = o->version ? o->version : "1.0";
     /* rpm needs a release: "2" becomes 2-1 for both formats. */
     char full[128];
     snprintf(full, sizeof full, "%s%s", version, strchr(version, '-') ? "" : "-1");
-    client c = {r, dir, org ? org : "pkgsmith", url, full, err, {0}, ""};
+    client c = {r, dir, org ? org : "pkgsmith", url, full, NULL, NULL, {0}, err, {0}, ""};
     if (url == NULL || *url == '\0')
         return ps_error_set(err, PS_EINPUT, "%s/repo.conf: Base-URL is needed for the client "
                                             "package (the URL clients reach public/ at)",
                             r->root);
     set_contact(&c);
-    ps_code rc = ps_rm_rf(dir, err);
+    ps_code rc = pick_targets(&c, o);
+    if (rc == PS_OK && o->settings)
+        rc = read_settings(&c, o->settings);
+    if (rc == PS_OK)
+        rc = ps_rm_rf(dir, err);
     if (rc == PS_OK)
         rc = ps_mkdir_p(dir, 0755, err);
     if (rc == PS_OK)
@@ -242,5 +317,6 @@ ps_code ps_repo_client_source(ps_repo *r, const char *dir, const char *version, 
     if (rc == PS_OK)
         rc = key_file(&c);
     ps_buf_free(&c.upstream);
+    ps_buf_free(&c.settings);
     return rc;
 }
