@@ -184,7 +184,7 @@ void ps_entries_sort(ps_entries *e)
 static const char *const CONF_FIELDS[] = {
     "Origin", "Label", "Description", "Suites", "Components", "Architectures", "Rpm-Repos",
     "Signing-Key", "GnuPG-Home", "Valid-Days", "Keep-Generations", "Base-URL", "Org",
-    "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", NULL};
+    "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", "Maintainer", NULL};
 
 static ps_code conf_number(const ps_repo *r, const char *path, const char *field, long def,
                            long min, long *out, ps_error *err)
@@ -270,9 +270,25 @@ static ps_code conf_list(ps_buf *b, const char *field, const char *const *v, siz
     return rc == PS_OK ? ps_buf_append(b, "\n", 1, err) : rc;
 }
 
+/* "ORG repository <packages@ORG.invalid>": .invalid (RFC 2606) is a
+ * domain that lintian accepts and that says plainly there is no mailbox;
+ * ORG is made a DNS label (lower case, [a-z0-9-]). */
+void ps_repo_default_maintainer(const char *org, char *out, size_t n)
+{
+    char label[64];
+    size_t k = 0;
+    for (const char *s = org; *s && k < sizeof label - 1; s++)
+        label[k++] = isalnum((unsigned char)*s) ? (char)tolower((unsigned char)*s) : '-';
+    label[k] = '\0';
+    snprintf(out, n, "%s repository <packages@%s.invalid>", org,
+             k && isalnum((unsigned char)label[0]) ? label : "pkgsmith");
+}
+
 static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *err)
 {
     const char *org = o->org ? o->org : "pkgsmith";
+    char maint[256];
+    ps_repo_default_maintainer(org, maint, sizeof maint);
     ps_code rc = ps_buf_appendf(
         b, err,
         "# pkgsmith repository configuration (deb822); see 'pkgsmith help repo'.\n"
@@ -297,6 +313,8 @@ static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *e
                             "Keep-Generations: %d\n"
                             "# Where clients reach public/ (for the client setup package).\n"
                             "Base-URL: %s\nOrg: %s\n"
+                            "# Maintainer of the client package (a real address is better).\n"
+                            "Maintainer: %s\n"
                             "# Keys that packages may be signed with, and whether they must be:\n"
                             "# Package-Keys: /etc/pkgsmith/keys/grafana.asc\n"
                             "# Require-Signed-Packages: no\n"
@@ -305,7 +323,7 @@ static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *e
                             o->key, o->gnupg_home ? "GnuPG-Home: " : "",
                             o->gnupg_home ? o->gnupg_home : "", o->gnupg_home ? "\n" : "",
                             o->valid_days > 0 ? o->valid_days : 7, o->keep > 0 ? o->keep : 5,
-                            o->url ? o->url : "http://localhost", org);
+                            o->url ? o->url : "http://localhost", org, maint);
     return rc;
 }
 
@@ -541,6 +559,10 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
                        ps_repo_added *out, ps_error *err)
 {
     ps_pkginfo *p = ps_pkginfo_read(path, c->keys, c->r->require_signed, err);
+    /* A package the signature policy (Package-Keys, Require-Signed-Packages)
+     * does not accept is bad input to add: exit 2, as --help says. */
+    if (p == NULL && err && err->code == PS_EVERIFY)
+        err->code = PS_EINPUT;
     if (p == NULL)
         return err ? err->code : PS_EINPUT;
     const ps_hashes *h = ps_pkginfo_hashes(p);
