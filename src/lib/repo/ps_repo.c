@@ -680,7 +680,8 @@ static ps_code commit_entries(ps_repo *r, ps_entries *fresh, ps_error *err)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK) {
         all.cap = r->db.n + fresh->n;
-        memcpy(all.v, r->db.v, r->db.n * sizeof *all.v);
+        if (r->db.n) /* db.v is NULL in an empty repository */
+            memcpy(all.v, r->db.v, r->db.n * sizeof *all.v);
         memcpy(all.v + r->db.n, fresh->v, fresh->n * sizeof *all.v);
         all.n = all.cap;
         ps_entries_sort(&all);
