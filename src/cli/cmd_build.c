@@ -99,7 +99,9 @@ static int run(int argc, char **argv)
         return ps_cli_usage_error(&SPEC, "at most one SOURCE-DIR", argv[first + 1]);
     }
     o.srcdir = first < argc ? argv[first] : ".";
-    if (o.key == NULL)
+    /* Only an explicit --key conflicts with --no-sign: the environment's
+     * default applies when nothing on the command line says otherwise. */
+    if (o.key == NULL && !o.no_sign)
         o.key = getenv("PKGSMITH_SIGNING_KEY");
     if (o.key != NULL && *o.key == '\0')
         o.key = NULL;

@@ -93,12 +93,15 @@ static const ps_cli_spec SPEC = {
     "    The repository lives under --root (default /var/lib/pkgsmith, or\n"
     "    $PKGSMITH_REPO_ROOT).  init writes ROOT/repo.conf (deb822: suites,\n"
     "    components, architectures, rpm repos, Signing-Key, Valid-Days,\n"
-    "    Keep-Generations, Package-Keys, Require-Signed-Packages, Base-URL, Org).\n"
+    "    Keep-Generations, Package-Keys, Require-Signed-Packages, Base-URL, Org,\n"
+    "    Maintainer of the client package).\n"
     "\n"
     "    add validates each package (control data or rpm header, digests, and\n"
     "    its signature when Package-Keys are configured) and stores it once in\n"
     "    a content-addressed pool.  The same name, version and architecture\n"
     "    with other bytes is refused; the same bytes again change nothing.\n"
+    "    A batch is all or nothing: one refused file (or a full disk) leaves\n"
+    "    pool/ and meta/ as they were.\n"
     "\n"
     "    publish writes a new generation: dists/SUITE/{Release,InRelease,\n"
     "    Release.gpg}, COMPONENT/binary-ARCH/Packages{,.gz,.xz} and by-hash/,\n"
@@ -114,7 +117,8 @@ static const ps_cli_spec SPEC = {
     "    same pool files, byte for byte; nothing is rebuilt or read again.\n"
     "\n"
     "    generations lists the kept generations; rollback switches back to GEN\n"
-    "    (default: the one before the current) and restores its package set;\n"
+    "    (default: the one before the current) and restores its package set,\n"
+    "    as one step that the next writing command finishes after a crash;\n"
     "    verify checks every signature and hash of a generation against the\n"
     "    Signing-Key and names the first file that does not match.\n"
     "\n"
@@ -126,7 +130,9 @@ static const ps_cli_spec SPEC = {
     "    environment.  --settings FILE ships that environment's settings\n"
     "    (LOKI_HOST, LOKI_TENANT_ID, LOKI_LABELS, ...), which\n"
     "    alloy-journal-loki-configure reads above its build defaults and below\n"
-    "    sysconfig, debconf answers and --set.\n",
+    "    sysconfig, debconf answers and --set.  Its maintainer is Maintainer\n"
+    "    (default ORG repository <packages@ORG.invalid>).  With --no-sign only\n"
+    "    the public key of Signing-Key is needed.\n",
     OPTS,
     "    0 success; 1 failure (verify: a mismatch, named on stderr); 2 bad\n"
     "    input or unusable key; 64 usage error; 75 the repository is locked.\n",

@@ -60,11 +60,11 @@ R2=$T/repo-signed
 "$P" repo init --root "$R2" --key "$FPR" >/dev/null
 printf 'Package-Keys: %s\nRequire-Signed-Packages: yes\n' "$T/ours.asc" >>"$R2/repo.conf"
 check "Package-Keys: packages signed by our key are accepted" "$P" repo add --root "$R2" "$T"/pkgs/alloy-journal-loki*
-check_fails "Package-Keys: a .deb signed by another key is refused, naming it" 1 "signed by key $FPR2, which is not a trusted key" \
+check_fails "Package-Keys: a .deb signed by another key is refused (exit 2, bad input), naming it" 2 "signed by key $FPR2, which is not a trusted key" \
     "$P" repo add --root "$R2" "$T"/foreign/*.deb
-check_fails "Package-Keys: an rpm signed by another key is refused" 1 "signed by key ID .*not in Package-Keys" \
+check_fails "Package-Keys: an rpm signed by another key is refused (exit 2)" 2 "signed by key ID .*not in Package-Keys" \
     "$P" repo add --root "$R2" "$T"/foreign/*.rpm
-check_fails "Require-Signed-Packages: an unsigned package is refused" 1 "unsigned package" \
+check_fails "Require-Signed-Packages: an unsigned package is refused (exit 2)" 2 "unsigned package" \
     "$P" repo add --root "$R2" "$T/other/alloy_1.16.1-1_amd64.deb"
 
 # ---- publish -----------------------------------------------------------

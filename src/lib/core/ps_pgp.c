@@ -1,8 +1,12 @@
 #include "ps_pgp.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <gpgme.h>
 
@@ -212,6 +216,26 @@ ps_code ps_signer_export_public(ps_signer *s, ps_buf *out, ps_error *err)
     return export_key(s->ctx, s->fpr, 1, 0, out, err);
 }
 
+ps_code ps_pgp_export_public(const char *homedir, const char *fpr, ps_buf *out, ps_error *err)
+{
+    gpgme_ctx_t ctx = NULL;
+    gpgme_key_t key = NULL;
+    if (fpr == NULL || *fpr == '\0')
+        return ps_error_set(err, PS_EKEY, "no key given");
+    ps_code rc = new_ctx(homedir, &ctx, err);
+    gpgme_error_t ge = rc == PS_OK ? gpgme_get_key(ctx, fpr, &key, 0) : 0;
+    const char *home = homedir ? homedir : getenv("GNUPGHOME") ? getenv("GNUPGHOME") : "~/.gnupg";
+    if (rc == PS_OK && (ge != 0 || key == NULL))
+        rc = ps_error_set(err, PS_EKEY, "no public key %s in GnuPG home %s (%s)", fpr, home,
+                          gpgme_strerror(ge));
+    /* The primary fingerprint, so a subkey's FPR exports the whole key. */
+    if (rc == PS_OK)
+        rc = export_key(ctx, key->fpr, 1, 0, out, err);
+    gpgme_key_unref(key);
+    gpgme_release(ctx);
+    return rc;
+}
+
 struct ps_verifier {
     gpgme_ctx_t ctx;
     char *home;
@@ -240,11 +264,40 @@ ps_verifier *ps_verifier_new(ps_error *err)
     return PS_BUILT(rc, v, ps_verifier_free);
 }
 
+extern char **environ;
+
+/* gpgconf ARGS... for HOME, quietly; its status does not matter (a home
+ * that never ran an agent has nothing to stop). */
+static void gpgconf_run(const char *home, const char *what, const char *arg)
+{
+    char *argv[] = {"gpgconf", "--homedir", (char *)home, (char *)what, (char *)arg, NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return;
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (posix_spawnp(&pid, "gpgconf", &fa, NULL, argv, environ) == 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    posix_spawn_file_actions_destroy(&fa);
+}
+
+void ps_pgp_home_release(const char *home)
+{
+    gpgconf_run(home, "--kill", "all");
+    gpgconf_run(home, "--remove-socketdir", NULL);
+}
+
 void ps_verifier_free(ps_verifier *v)
 {
     if (v == NULL)
         return;
     gpgme_release(v->ctx);
+    /* gpg made a socket directory for this home under /run/user/UID/gnupg
+     * (when that exists), even with no agent: it goes with the home. */
+    if (v->home)
+        ps_pgp_home_release(v->home);
     if (v->home)
         ps_rm_rf(v->home, NULL);
     free(v->home);

@@ -39,6 +39,17 @@ ps_code ps_signer_sign(ps_signer *s, const ps_span *parts, size_t nparts,
 /* Appends the armored public key to OUT. */
 ps_code ps_signer_export_public(ps_signer *s, ps_buf *out, ps_error *err);
 
+/* Appends the armored public key FPR of GnuPG home HOMEDIR (NULL:
+ * $GNUPGHOME) to OUT.  Needs only the public key, so someone holding the
+ * published key alone can rebuild what embeds it; PS_EKEY names FPR and
+ * the home when the key is not there. */
+ps_code ps_pgp_export_public(const char *homedir, const char *fpr, ps_buf *out, ps_error *err);
+
+/* Stops the gpg-agent of GnuPG home HOME and removes its socket
+ * directory (/run/user/UID/gnupg/d.*): for every home pkgsmith makes,
+ * before the home itself goes. */
+void ps_pgp_home_release(const char *home);
+
 /* A verifier: its own throw-away keyring (a private GnuPG home, removed
  * by ps_verifier_free) holding only the keys it was given, so a
  * signature is accepted only when one of exactly those keys made it. */

@@ -184,7 +184,7 @@ void ps_entries_sort(ps_entries *e)
 static const char *const CONF_FIELDS[] = {
     "Origin", "Label", "Description", "Suites", "Components", "Architectures", "Rpm-Repos",
     "Signing-Key", "GnuPG-Home", "Valid-Days", "Keep-Generations", "Base-URL", "Org",
-    "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", NULL};
+    "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", "Maintainer", NULL};
 
 static ps_code conf_number(const ps_repo *r, const char *path, const char *field, long def,
                            long min, long *out, ps_error *err)
@@ -270,9 +270,25 @@ static ps_code conf_list(ps_buf *b, const char *field, const char *const *v, siz
     return rc == PS_OK ? ps_buf_append(b, "\n", 1, err) : rc;
 }
 
+/* "ORG repository <packages@ORG.invalid>": .invalid (RFC 2606) is a
+ * domain that lintian accepts and that says plainly there is no mailbox;
+ * ORG is made a DNS label (lower case, [a-z0-9-]). */
+void ps_repo_default_maintainer(const char *org, char *out, size_t n)
+{
+    char label[64];
+    size_t k = 0;
+    for (const char *s = org; *s && k < sizeof label - 1; s++)
+        label[k++] = isalnum((unsigned char)*s) ? (char)tolower((unsigned char)*s) : '-';
+    label[k] = '\0';
+    snprintf(out, n, "%s repository <packages@%s.invalid>", org,
+             k && isalnum((unsigned char)label[0]) ? label : "pkgsmith");
+}
+
 static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *err)
 {
     const char *org = o->org ? o->org : "pkgsmith";
+    char maint[256];
+    ps_repo_default_maintainer(org, maint, sizeof maint);
     ps_code rc = ps_buf_appendf(
         b, err,
         "# pkgsmith repository configuration (deb822); see 'pkgsmith help repo'.\n"
@@ -297,6 +313,8 @@ static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *e
                             "Keep-Generations: %d\n"
                             "# Where clients reach public/ (for the client setup package).\n"
                             "Base-URL: %s\nOrg: %s\n"
+                            "# Maintainer of the client package (a real address is better).\n"
+                            "Maintainer: %s\n"
                             "# Keys that packages may be signed with, and whether they must be:\n"
                             "# Package-Keys: /etc/pkgsmith/keys/grafana.asc\n"
                             "# Require-Signed-Packages: no\n"
@@ -305,7 +323,7 @@ static ps_code init_conf_text(const ps_repo_init_opts *o, ps_buf *b, ps_error *e
                             o->key, o->gnupg_home ? "GnuPG-Home: " : "",
                             o->gnupg_home ? o->gnupg_home : "", o->gnupg_home ? "\n" : "",
                             o->valid_days > 0 ? o->valid_days : 7, o->keep > 0 ? o->keep : 5,
-                            o->url ? o->url : "http://localhost", org);
+                            o->url ? o->url : "http://localhost", org, maint);
     return rc;
 }
 
@@ -352,6 +370,8 @@ static ps_code clean_tmp(ps_repo *r, ps_error *err)
     return rc;
 }
 
+static ps_code rollback_resume(ps_repo *r, int write, int *done, ps_error *err);
+
 ps_repo *ps_repo_open(const char *root, int write, int wait_seconds, ps_error *err)
 {
     ps_repo *r = calloc(1, sizeof *r);
@@ -371,8 +391,11 @@ ps_repo *ps_repo_open(const char *root, int write, int wait_seconds, ps_error *e
         if (rc == PS_OK)
             rc = clean_tmp(r, err);
     }
-    char *db = rc == PS_OK ? ps_repo_path(r, "db/packages") : NULL;
+    int resumed = 0;
     if (rc == PS_OK)
+        rc = rollback_resume(r, write, &resumed, err);
+    char *db = rc == PS_OK && !resumed ? ps_repo_path(r, "db/packages") : NULL;
+    if (rc == PS_OK && !resumed)
         rc = db ? ps_entries_load(db, &r->db, err) : PS_ENOMEM;
     free(db);
     return PS_BUILT(rc, r, ps_repo_free);
@@ -458,31 +481,97 @@ static ps_code resolve_target(const ps_repo *r, const ps_pkginfo *p, const ps_re
     return *out ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
 }
 
-/* The file itself: pool/HH/SHA256/NAME, copied once, renamed into place
- * so a crash never leaves a partial file under its final name. */
-/* Files are not synced one by one: ps_repo_add syncs the filesystem once
- * before the working set (the commit point) names them.  A file that no
- * entry names yet may be a crash's unsynced leftover, so it is rewritten. */
-static ps_code pool_store(ps_repo *r, const char *src, const char *href, ps_error *err)
+/* An add is all or nothing.  Each new file and its index record are
+ * first staged under ROOT/tmp/add/ (which every writing open empties, so
+ * a crash there leaves nothing), and renamed to pool/HH/SHA256/NAME and
+ * meta/HH/SHA256 only once every file of the batch was accepted and
+ * written; a failure then removes what the batch put there.  Nothing is
+ * synced one by one: ps_repo_add syncs the filesystem once before the
+ * working set (the commit point) names the files.  A pooled file that no
+ * entry names may be a crash's unsynced leftover, so it is rewritten. */
+typedef struct staged {
+    char *from, *to;
+    int existed; /* TO was there before (a kept generation may need it) */
+    int moved;
+} staged;
+
+typedef struct stage {
+    staged *v; /* grown by ps_array_reserve */
+    size_t n;
+} stage;
+
+static void stage_free(stage *st)
 {
-    char *dst = ps_repo_path(r, href), *tmp = NULL, *dir = NULL;
-    ps_code rc = dst ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK) {
-        tmp = ps_strdupf("%s/tmp/%s", r->root, strrchr(href, '/') + 1);
-        dir = strdup(dst);
+    for (size_t i = 0; i < st->n; i++)
+        free(st->v[i].from), free(st->v[i].to);
+    free(st->v);
+    memset(st, 0, sizeof *st);
+}
+
+/* Takes FROM and TO (malloc'd, NULL on an earlier failure). */
+static ps_code stage_push(stage *st, char *from, char *to, ps_error *err)
+{
+    if (from == NULL || to == NULL || ps_array_reserve(&st->v, st->n, sizeof *st->v, NULL)) {
+        free(from), free(to);
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
     }
-    if (rc == PS_OK && (tmp == NULL || dir == NULL))
-        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK) {
-        *strrchr(dir, '/') = '\0';
-        unlink(tmp);
-        rc = ps_copy_file(src, tmp, err);
-    }
+    st->v[st->n++] = (staged){from, to, 0, 0};
+    return PS_OK;
+}
+
+static char *stage_dir(const ps_repo *r)
+{
+    return ps_strdupf("%s/tmp/add", r->root);
+}
+
+static ps_code pool_store(ps_repo *r, stage *st, const char *src, const char *sha256,
+                          const char *href, ps_error *err)
+{
+    char *dir = stage_dir(r);
+    char *tmp = dir ? ps_strdupf("%s/%s-%s", dir, sha256, strrchr(href, '/') + 1) : NULL;
+    ps_code rc = tmp ? ps_mkdir_p(dir, 0755, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
-        rc = ps_mkdir_p(dir, 0755, err);
-    if (rc == PS_OK && rename(tmp, dst) != 0)
-        rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
-    free(dst), free(tmp), free(dir);
+        rc = ps_copy_file(src, tmp, err);
+    free(dir);
+    return rc == PS_OK ? stage_push(st, tmp, ps_repo_path(r, href), err) : (free(tmp), rc);
+}
+
+static ps_code meta_store(ps_repo *r, stage *st, ps_pkginfo *p, const char *href, ps_error *err)
+{
+    const char *sha = ps_pkginfo_hashes(p)->sha256;
+    char *dir = stage_dir(r), *tmp = dir ? ps_strdupf("%s/%s.meta", dir, sha) : NULL;
+    ps_buf rec = {0};
+    ps_code rc = tmp ? ps_pkginfo_record(p, href, &rec, err)
+                     : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_file_write_unsynced(tmp, rec.data, rec.len, err);
+    ps_buf_free(&rec);
+    free(dir);
+    return rc == PS_OK ? stage_push(st, tmp, ps_repo_meta_path(r, sha), err) : (free(tmp), rc);
+}
+
+/* Renames every staged file into place; on a failure, removes again the
+ * ones that were not there before. */
+static ps_code stage_commit(stage *st, ps_error *err)
+{
+    ps_code rc = PS_OK;
+    for (size_t i = 0; rc == PS_OK && i < st->n; i++) {
+        staged *x = &st->v[i];
+        char *dir = strdup(x->to);
+        rc = dir ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+        if (rc == PS_OK) {
+            *strrchr(dir, '/') = '\0';
+            rc = ps_mkdir_p(dir, 0755, err);
+        }
+        x->existed = ps_path_exists(x->to);
+        if (rc == PS_OK && rename(x->from, x->to) != 0)
+            rc = ps_error_set(err, PS_EIO, "%s: %s", x->to, strerror(errno));
+        x->moved = rc == PS_OK;
+        free(dir);
+    }
+    for (size_t i = 0; rc != PS_OK && i < st->n; i++)
+        if (st->v[i].moved && !st->v[i].existed)
+            unlink(st->v[i].to);
     return rc;
 }
 
@@ -508,21 +597,12 @@ ps_code ps_repo_meta_write(ps_repo *r, const char *sha256, const void *rec, size
     return rc;
 }
 
-static ps_code meta_store(ps_repo *r, ps_pkginfo *p, const char *href, ps_error *err)
-{
-    ps_buf rec = {0};
-    ps_code rc = ps_pkginfo_record(p, href, &rec, err);
-    if (rc == PS_OK)
-        rc = ps_repo_meta_write(r, ps_pkginfo_hashes(p)->sha256, rec.data, rec.len, err);
-    ps_buf_free(&rec);
-    return rc;
-}
-
 typedef struct add_ctx {
     ps_repo *r;
     GHashTable *ident; /* "kind name version arch" -> ps_entry* (borrowed) */
     ps_pkgkeys *keys;
     ps_entries fresh;  /* entries of this add, committed at the end */
+    stage staged;      /* its new pool and meta files, renamed at the end */
 } add_ctx;
 
 char *ps_repo_ident(const char *kind, const char *name, const char *version, const char *arch)
@@ -547,6 +627,10 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
                        ps_repo_added *out, ps_error *err)
 {
     ps_pkginfo *p = ps_pkginfo_read(path, c->keys, c->r->require_signed, err);
+    /* A package the signature policy (Package-Keys, Require-Signed-Packages)
+     * does not accept is bad input to add: exit 2, as --help says. */
+    if (p == NULL && err && err->code == PS_EVERIFY)
+        err->code = PS_EINPUT;
     if (p == NULL)
         return err ? err->code : PS_EINPUT;
     const ps_hashes *h = ps_pkginfo_hashes(p);
@@ -569,9 +653,9 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
     }
     /* Bytes some entry already names are in the pool, synced. */
     if (rc == PS_OK && old == NULL)
-        rc = pool_store(c->r, path, href, err);
+        rc = pool_store(c->r, &c->staged, path, h->sha256, href, err);
     if (rc == PS_OK && old == NULL)
-        rc = meta_store(c->r, p, href, err);
+        rc = meta_store(c->r, &c->staged, p, href, err);
     if (rc == PS_OK && !unchanged) {
         ps_entry x = {strdup(kind), strdup(target), strdup(ps_pkginfo_name(p)),
                       strdup(ps_pkginfo_version(p)), strdup(ps_pkginfo_arch(p)),
@@ -591,10 +675,53 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
     return rc;
 }
 
+/* The commit point: db/packages names the new entries (moved out of
+ * FRESH).  On a failure the working set in memory stays as it was. */
+static ps_code commit_entries(ps_repo *r, ps_entries *fresh, ps_error *err)
+{
+    ps_entries all = {0};
+    char *db = ps_repo_path(r, "db/packages");
+    ps_code rc = db ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && (all.v = malloc((r->db.n + fresh->n) * sizeof *all.v)) == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK) {
+        all.cap = r->db.n + fresh->n;
+        if (r->db.n) /* db.v is NULL in an empty repository */
+            memcpy(all.v, r->db.v, r->db.n * sizeof *all.v);
+        memcpy(all.v + r->db.n, fresh->v, fresh->n * sizeof *all.v);
+        all.n = all.cap;
+        ps_entries_sort(&all);
+        rc = ps_entries_save(db, &all, err);
+    }
+    if (rc == PS_OK) { /* the strings now belong to ALL */
+        free(r->db.v);
+        r->db = all;
+        fresh->n = 0;
+    } else {
+        free(all.v);
+    }
+    free(db);
+    return rc;
+}
+
+/* A failed add leaves the pool as it found it: what it staged and what it
+ * renamed into place (stage_commit removed those already when it failed
+ * itself). */
+static void undo_add(ps_repo *r, stage *st)
+{
+    for (size_t i = 0; i < st->n; i++)
+        if (st->v[i].moved && !st->v[i].existed)
+            unlink(st->v[i].to);
+    char *dir = stage_dir(r);
+    if (dir)
+        ps_rm_rf(dir, NULL);
+    free(dir);
+}
+
 ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
                     const ps_repo_target *t, ps_repo_added_list *out, ps_error *err)
 {
-    add_ctx c = {r, g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL), NULL, {0}};
+    add_ctx c = {r, g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL), NULL, {0}, {0}};
     ps_code rc = PS_OK;
     /* The table holds pointers into db and fresh: neither may move while
      * it lives, so fresh is allocated for NFILES up front. */
@@ -620,18 +747,15 @@ ps_code ps_repo_add(ps_repo *r, const char *const *files, size_t nfiles,
         if (rc == PS_OK)
             out->n++;
     }
-    for (size_t i = 0; rc == PS_OK && i < c.fresh.n; i++) {
-        rc = ps_entries_push(&r->db, &c.fresh.v[i], err);
-        memset(&c.fresh.v[i], 0, sizeof c.fresh.v[i]);
-    }
+    if (rc == PS_OK)
+        rc = stage_commit(&c.staged, err);
     if (rc == PS_OK && c.fresh.n > 0)
         rc = ps_syncfs(r->root, err);
-    if (rc == PS_OK && c.fresh.n > 0) {
-        char *db = ps_repo_path(r, "db/packages");
-        ps_entries_sort(&r->db);
-        rc = db ? ps_entries_save(db, &r->db, err) : PS_ENOMEM;
-        free(db);
-    }
+    if (rc == PS_OK && c.fresh.n > 0)
+        rc = commit_entries(r, &c.fresh, err);
+    if (rc != PS_OK)
+        undo_add(r, &c.staged);
+    stage_free(&c.staged);
     ps_entries_free(&c.fresh);
     g_hash_table_destroy(c.ident);
     ps_pkgkeys_free(c.keys);
@@ -862,6 +986,85 @@ ps_code ps_repo_servable(const ps_repo *r, const char *gendir, const ps_entries 
     return rc;
 }
 
+/* db/rollback: "GEN\n" while a rollback to GEN is under way. */
+static char *intent_path(const ps_repo *r)
+{
+    return ps_repo_path(r, "db/rollback");
+}
+
+static ps_code rollback_intent(ps_repo *r, long gen, ps_error *err)
+{
+    char *path = intent_path(r), text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", gen);
+    ps_code rc = path ? ps_file_write_atomic(path, text, (size_t)n, 0644, err)
+                      : ps_error_set(err, PS_ENOMEM, "out of memory");
+    free(path);
+    return rc;
+}
+
+/* The pending rollback's generation, 0 when there is none. */
+static long rollback_pending(const ps_repo *r)
+{
+    char *path = intent_path(r);
+    ps_buf b = {0};
+    long gen = 0;
+    if (path && ps_path_exists(path) && ps_file_read(path, &b, NULL) == PS_OK && b.data)
+        gen = strtol((const char *)b.data, NULL, 10);
+    ps_buf_free(&b);
+    free(path);
+    return gen > 0 ? gen : 0;
+}
+
+/* Both halves of rollback to GEN, whose package set is E, then the
+ * intent goes: each half may run again after a crash. */
+static ps_code rollback_finish(ps_repo *r, long gen, const ps_entries *e, ps_error *err)
+{
+    char *target = ps_strdupf("generations/%ld/tree", gen), *link = ps_repo_path(r, "public");
+    char *db = ps_repo_path(r, "db/packages"), *intent = intent_path(r);
+    char *dbdir = ps_repo_path(r, "db");
+    ps_code rc = target && link && db && intent && dbdir
+                     ? PS_OK
+                     : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_symlink_replace(target, link, err);
+    if (rc == PS_OK)
+        rc = ps_entries_save(db, e, err);
+    if (rc == PS_OK && unlink(intent) != 0 && errno != ENOENT)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", intent, strerror(errno));
+    if (rc == PS_OK)
+        rc = ps_fsync_dir(dbdir, err);
+    free(target), free(link), free(db), free(intent), free(dbdir);
+    return rc;
+}
+
+static ps_code gen_packages(const ps_repo *r, long gen, ps_entries *e, ps_error *err)
+{
+    char *snap = ps_strdupf("%s/generations/%ld/packages", r->root, gen);
+    ps_code rc = snap ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && !ps_path_exists(snap))
+        rc = ps_error_set(err, PS_EIO, "%s: missing (named by the unfinished rollback in "
+                                       "%s/db/rollback)", snap, r->root);
+    if (rc == PS_OK)
+        rc = ps_entries_load(snap, e, err);
+    free(snap);
+    return rc;
+}
+
+/* Where a crashed rollback stopped: a writing open finishes it; a reading
+ * one reads the working set it is making (*DONE: loaded into R->db). */
+static ps_code rollback_resume(ps_repo *r, int write, int *done, ps_error *err)
+{
+    long gen = rollback_pending(r);
+    *done = 0;
+    if (gen == 0)
+        return PS_OK;
+    ps_code rc = gen_packages(r, gen, &r->db, err);
+    if (rc == PS_OK && write)
+        rc = rollback_finish(r, gen, &r->db, err);
+    *done = rc == PS_OK;
+    return rc;
+}
+
 ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err)
 {
     long *gens = NULL, cur = ps_repo_current(r);
@@ -883,11 +1086,8 @@ ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err)
                           r->root);
     free(gens);
     char *snap = rc == PS_OK ? ps_strdupf("%s/generations/%ld/packages", r->root, gen) : NULL;
-    char *db = rc == PS_OK ? ps_repo_path(r, "db/packages") : NULL;
-    char *target = rc == PS_OK ? ps_strdupf("generations/%ld/tree", gen) : NULL;
-    char *link = rc == PS_OK ? ps_repo_path(r, "public") : NULL;
     ps_entries e = {0};
-    if (rc == PS_OK && (!snap || !db || !target || !link))
+    if (rc == PS_OK && !snap)
         rc = ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
         rc = ps_entries_load(snap, &e, err);
@@ -897,12 +1097,14 @@ ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err)
     if (rc == PS_OK)
         rc = gendir ? ps_repo_servable(r, gendir, &e, err) : PS_ENOMEM;
     free(gendir);
-    /* The tree first: if the db write fails, clients are still served a
-     * complete generation, and the next publish rebuilds from the db. */
+    /* One step: the intent (db/rollback) is durable first; switching
+     * `public` and writing the working set follow, and a writing open
+     * finishes them after a crash (rollback_resume), so the next publish
+     * can never re-publish the set that was rolled back from. */
     if (rc == PS_OK)
-        rc = ps_symlink_replace(target, link, err);
+        rc = rollback_intent(r, gen, err);
     if (rc == PS_OK)
-        rc = ps_entries_save(db, &e, err);
+        rc = rollback_finish(r, gen, &e, err);
     if (rc == PS_OK) {
         ps_entries_free(&r->db);
         r->db = e;
@@ -910,6 +1112,6 @@ ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err)
         *to = gen;
     }
     ps_entries_free(&e);
-    free(snap), free(db), free(target), free(link);
+    free(snap);
     return rc;
 }

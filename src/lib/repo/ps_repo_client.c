@@ -24,17 +24,28 @@ typedef struct client {
     ps_buf settings; /* the environment's settings drop-in, or empty */
     ps_error *err;
     ps_buf upstream; /* mirrored rpms keep their upstream signatures */
-    char contact[300]; /* "ORG repository <packages@HOST of Base-URL>" */
+    char contact[300]; /* Maintainer of repo.conf, or its default */
 } client;
 
-/* The maintainer: lintian refuses root@ and localhost, so the address is
- * packages@ the host clients reach the repository at. */
-static void set_contact(client *c)
+/* The maintainer: the Maintainer setting of repo.conf.  The host of
+ * Base-URL is no address: an internal domain (repo.acme.internal), an IP
+ * or localhost is a bogus mail host to lintian, an error. */
+static ps_code set_contact(client *c)
 {
-    const char *h = strstr(c->url, "://");
-    h = h ? h + 3 : c->url;
-    size_t n = strcspn(h, ":/");
-    snprintf(c->contact, sizeof c->contact, "%s repository <packages@%.*s>", c->org, (int)n, h);
+    const char *m = ps_repo_conf_get(c->r, "Maintainer");
+    if (m == NULL || *m == '\0') {
+        ps_repo_default_maintainer(c->org, c->contact, sizeof c->contact);
+        return PS_OK;
+    }
+    const char *lt = strchr(m, '<'), *at = lt ? strchr(lt, '@') : NULL;
+    const char *gt = at ? strchr(at, '>') : NULL;
+    if (lt == NULL || lt == m || at == NULL || at == lt + 1 || gt == NULL || gt == at + 1 ||
+        gt[1] != '\0' || strlen(m) >= sizeof c->contact || strpbrk(m, "\n%") != NULL)
+        return ps_error_set(c->err, PS_EINPUT,
+                            "%s/repo.conf: Maintainer '%s' is not 'Name <user@domain>'",
+                            c->r->root, m);
+    snprintf(c->contact, sizeof c->contact, "%s", m);
+    return PS_OK;
 }
 
 static ps_code put(client *c, const char *rel, const char *text)
@@ -221,17 +232,17 @@ static ps_code spec_file(client *c)
                 c->org, up_file, c->org, day, c->contact, c->version);
 }
 
+/* Only the public key: whoever holds the published key can rebuild the
+ * package (--no-sign) and compare it with a release. */
 static ps_code key_file(client *c)
 {
-    ps_signer *s = ps_signer_new(ps_repo_gnupg_home(c->r), ps_repo_key(c->r), c->err);
     ps_buf key = {0};
     char rel[512];
     snprintf(rel, sizeof rel, "files/%s-archive-keyring.asc", c->org);
-    ps_code rc = s ? ps_signer_export_public(s, &key, c->err) : PS_EKEY;
+    ps_code rc = ps_pgp_export_public(ps_repo_gnupg_home(c->r), ps_repo_key(c->r), &key, c->err);
     if (rc == PS_OK)
         rc = put(c, rel, (const char *)key.data);
     ps_buf_free(&key);
-    ps_signer_free(s);
     return rc;
 }
 
@@ -298,8 +309,9 @@ ps_code ps_repo_client_source(ps_repo *r, const char *dir, const ps_repo_client_
         return ps_error_set(err, PS_EINPUT, "%s/repo.conf: Base-URL is needed for the client "
                                             "package (the URL clients reach public/ at)",
                             r->root);
-    set_contact(&c);
-    ps_code rc = pick_targets(&c, o);
+    ps_code rc = set_contact(&c);
+    if (rc == PS_OK)
+        rc = pick_targets(&c, o);
     if (rc == PS_OK && o->settings)
         rc = read_settings(&c, o->settings);
     if (rc == PS_OK)

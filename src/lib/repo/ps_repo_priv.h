@@ -60,5 +60,8 @@ ps_code ps_repo_list_gens(const ps_repo *r, long **out, size_t *n, ps_error *err
 ps_code ps_repo_servable(const ps_repo *r, const char *gendir, const ps_entries *set,
                          ps_error *err);
 
+/* The Maintainer a repository has by default: "ORG repository
+ * <packages@ORG.invalid>", which lintian accepts (writes into OUT). */
+void ps_repo_default_maintainer(const char *org, char *out, size_t n);
 
 #endif
