@@ -86,6 +86,7 @@ for f in alloy-journal-loki_1.2.3-1+prod_all.deb alloy-journal-loki-1.2.3-1+prod
 done
 check "SHA256SUMS verifies" sh -c "cd '$D' && sha256sum --quiet -c SHA256SUMS"
 check "SHA256SUMS lists every package" test "$(grep -c ' packages/' "$D/SHA256SUMS")" -eq 6
+check "SHA256SUMS covers buildinfo and release.json" sh -c "grep -q '  buildinfo\$' '$D/SHA256SUMS' && grep -q '  release.json\$' '$D/SHA256SUMS'"
 check "SHA256SUMS.asc is a good signature by the release key" \
     gpgv --keyring "$T/release-pub.gpg" "$D/SHA256SUMS.asc" "$D/SHA256SUMS"
 rpm --dbpath "$T/rpmdb" --import "$D/signing-key.asc"
