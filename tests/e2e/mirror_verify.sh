@@ -9,6 +9,8 @@
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/chain.sh
 . "$top/tests/lib/chain.sh"
+# shellcheck source=tests/lib/airgap.sh
+. "$top/tests/lib/airgap.sh"
 
 P=$PKGSMITH
 UH=$T/up-gnupg
@@ -116,8 +118,9 @@ refused "an rpm signed by a 1024-bit RSA key is refused" rpm \
 
 sleep 1
 up_add_alloy_rpm "$UP/rpm" "$UH" "$UK" 9.2.0
-rpmsign --define "_gpg_name $UK" --define "_gpg_path $UH" \
-    --define "_gpg_sign_cmd_extra_args --digest-algo sha1" --resign "$UP/rpm/alloy-9.2.0-1.x86_64.rpm" >/dev/null 2>&1
+check "rpmsign re-signs an rpm with SHA-1" rpmsign --define "__gpg /usr/bin/gpg" --define "_gpg_name $UK" \
+    --define "_gpg_path $UH" --define "_gpg_digest_algo sha1" --resign "$UP/rpm/alloy-9.2.0-1.x86_64.rpm"
+check "it is an RSA/SHA1 signature" sh -c "rpm -qp --qf '%{SIGPGP:pgpsig}%{RSAHEADER:pgpsig}' '$UP/rpm/alloy-9.2.0-1.x86_64.rpm' | grep -q SHA1"
 up_rpm_publish "$UP/rpm" "$UH" "$UK"
 refused "an rpm signed with a SHA-1 digest is refused" rpm \
     "alloy-9\.2\.0-1\.x86_64\.rpm.*signature by $UK uses SHA1 digest"
