@@ -59,6 +59,7 @@ static const ps_cli_spec SPEC = {
     "      Signed-By (key files, and the fingerprints to pin; several for a key\n"
     "      rotation), Include / Exclude (name globs), Keep-Versions, \n"
     "      Follow-Dependencies (yes|no), Max-Shrink (percent, default 50),\n"
+    "      Max-Clock-Skew (seconds a Date may be ahead of this host, 3600),\n"
     "      Target (suite[/component] or rpm repo of the repository),\n"
     "      Connections (4), Rate-Limit, Max-Index-Size, Max-Index-Unpacked-Size,\n"
     "      Max-File-Size, Resign-Packages (rpm: sign the verified packages\n"

@@ -124,3 +124,38 @@ check "it is an RSA/SHA1 signature" sh -c "rpm -qp --qf '%{SIGPGP:pgpsig}%{RSAHE
 up_rpm_publish "$UP/rpm" "$UH" "$UK"
 refused "an rpm signed with a SHA-1 digest is refused" rpm \
     "alloy-9\.2\.0-1\.x86_64\.rpm.*signature by $UK uses SHA1 digest"
+
+# ---- a future Date: refused beyond Max-Clock-Skew, never a floor -----------
+sleep 1
+up_apt_index "$UP/apt" "$UH" "$UK"
+AHEAD=$(LC_ALL=C date -u -R -d '+2 days' | sed 's/+0000$/UTC/')
+sed -i "s/^Date: .*/Date: $AHEAD/" "$UP/apt/dists/stable/Release"
+resign_apt "$UH" "$UK" SHA256
+refused "a Release dated 2 days ahead is refused (Max-Clock-Skew)" apt \
+    "dists/stable/Release: Date $AHEAD is [0-9]+ s ahead of this host's clock .*more than Max-Clock-Skew \\(3600 s\\)"
+check "the honest Date was recorded as the floor, not the future one" \
+    sh -c "! grep -q '^Date-stable: $(date -u -d "$AHEAD" +%s)\$' '$R/mirrors/apt/state'"
+
+sleep 1
+createrepo_c --quiet --general-compress-type gz --revision "$(date -u -d '+2 days' +%s)" \
+    --set-timestamp-to-revision "$UP/rpm" >/dev/null
+resign_rpm "$UH" "$UK" SHA256
+refused "repodata timestamped 2 days ahead is refused (Max-Clock-Skew)" rpm \
+    "repomd.xml: Date .* ahead of this host's clock .*Max-Clock-Skew"
+
+# A larger skew in the mirror file lets the same Release through.
+sleep 1
+up_apt_index "$UP/apt" "$UH" "$UK"
+AHEAD=$(LC_ALL=C date -u -R -d '+2 hours' | sed 's/+0000$/UTC/')
+sed -i "s/^Date: .*/Date: $AHEAD/" "$UP/apt/dists/stable/Release"
+resign_apt "$UH" "$UK" SHA256
+echo "Max-Clock-Skew: 10800" >>"$CONF/apt.mirror"
+check "Max-Clock-Skew: 10800 accepts a Release 2 hours ahead" "$P" mirror sync --root "$R" --config "$CONF" apt
+echo "Max-Clock-Skew: 1h" >"$CONF/bad.mirror.tmp"
+sed -i '/^Max-Clock-Skew/d' "$CONF/apt.mirror"
+cp "$CONF/apt.mirror" "$CONF/bad.mirror" && sed -i 's/^Name: apt/Name: bad/' "$CONF/bad.mirror"
+cat "$CONF/bad.mirror.tmp" >>"$CONF/bad.mirror" && rm -f "$CONF/bad.mirror.tmp"
+"$P" mirror sync --root "$R" --config "$CONF" bad >"$T/out" 2>&1
+check_eq "Max-Clock-Skew: 1h is a usage error (exit 2)" 2 $?
+check "naming the file and field" grep -q "bad.mirror.*Max-Clock-Skew" "$T/out"
+rm -f "$CONF/bad.mirror"

@@ -70,8 +70,24 @@ ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, cons
     if (t < 0)
         return ps_error_set(err, PS_EVERIFY, "%s: no valid Date ('%s'): refused", name,
                             date ? date : "");
+    /* A Date ahead of our clock by more than the skew would become a
+     * floor that refuses every honest Release until then. */
+    long limit = (long)time(NULL) + s->c->max_skew;
+    if ((long)t > limit) {
+        char now[64];
+        ps_format_date((long)time(NULL), now, sizeof now);
+        return ps_error_set(err, PS_EVERIFY,
+                            "%s: Date %s is %ld s ahead of this host's clock (%s), more than "
+                            "Max-Clock-Skew (%ld s) of %s: refused",
+                            name, date, (long)t - (long)time(NULL), now, s->c->max_skew,
+                            s->c->path);
+    }
     const char *prev = ps_kv_get(&s->state, key);
     long last = prev ? strtol(prev, NULL, 10) : 0;
+    /* A floor recorded from a future Date (before this bound existed, or
+     * with a larger skew) is not kept beyond the bound. */
+    if (last > limit)
+        last = limit;
     if ((long)t < last) {
         char when[64];
         ps_format_date(last, when, sizeof when);
