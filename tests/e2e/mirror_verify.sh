@@ -68,7 +68,8 @@ resign_rpm() {
         --armor --detach-sign -o "$UP/rpm/repodata/repomd.xml.asc" "$UP/rpm/repodata/repomd.xml"
 }
 
-# refused NAME MIRROR PATTERN : the sync of MIRROR fails (exit 1) with a
+# refused NAME MIRROR PATTERN [RC] : the sync of MIRROR fails (exit RC,
+# default 1: verification; 2: bad input) with a
 # message matching PATTERN, the published tree is unchanged, and after
 # upstream is honest again the next sync succeeds and verifies.
 refused() {
@@ -76,7 +77,7 @@ refused() {
     "$P" mirror sync --root "$R" --config "$CONF" "$2" >"$T/out" 2>&1
     _rc=$?
     _why=
-    [ $_rc -eq 1 ] || _why="exit $_rc (want 1)"
+    [ $_rc -eq "${4:-1}" ] || _why="exit $_rc (want ${4:-1})"
     [ -z "$_why" ] && ! grep -Eq -- "$3" "$T/out" && _why="no message matching /$3/"
     [ -z "$_why" ] && [ "$(tree_of "$R")" != "$_before" ] && _why="the published tree changed"
     honest
@@ -143,14 +144,6 @@ resign_rpm "$UH" "$UK" SHA256
 refused "repodata timestamped 2 days ahead is refused (Max-Clock-Skew)" rpm \
     "repomd.xml: Date .* ahead of this host's clock .*Max-Clock-Skew"
 
-# A larger skew in the mirror file lets the same Release through.
-sleep 1
-up_apt_index "$UP/apt" "$UH" "$UK"
-AHEAD=$(LC_ALL=C date -u -R -d '+2 hours' | sed 's/+0000$/UTC/')
-sed -i "s/^Date: .*/Date: $AHEAD/" "$UP/apt/dists/stable/Release"
-resign_apt "$UH" "$UK" SHA256
-echo "Max-Clock-Skew: 10800" >>"$CONF/apt.mirror"
-check "Max-Clock-Skew: 10800 accepts a Release 2 hours ahead" "$P" mirror sync --root "$R" --config "$CONF" apt
 echo "Max-Clock-Skew: 1h" >"$CONF/bad.mirror.tmp"
 sed -i '/^Max-Clock-Skew/d' "$CONF/apt.mirror"
 cp "$CONF/apt.mirror" "$CONF/bad.mirror" && sed -i 's/^Name: apt/Name: bad/' "$CONF/bad.mirror"
@@ -159,3 +152,96 @@ cat "$CONF/bad.mirror.tmp" >>"$CONF/bad.mirror" && rm -f "$CONF/bad.mirror.tmp"
 check_eq "Max-Clock-Skew: 1h is a usage error (exit 2)" 2 $?
 check "naming the file and field" grep -q "bad.mirror.*Max-Clock-Skew" "$T/out"
 rm -f "$CONF/bad.mirror"
+
+# ---- multi-stream indices, and the uncompressed entry of Release ---------
+# xz_two FILE : FILE reordered so that alloy comes last, and FILE.xz as
+# two xz streams, alloy only in the second.
+xz_two() {
+    awk -v f="$T/s1" -v g="$T/s2" 'BEGIN { RS = ""; ORS = "\n\n" }
+        { print > (/^Package: alloy\n/ ? g : f) }' "$1"
+    cat "$T/s1" "$T/s2" >"$1"
+    { xz -c "$T/s1"; xz -c "$T/s2"; } >"$1.xz"
+}
+# xz_more FILE : FILE.xz with a second stream FILE does not have.
+xz_more() {
+    { xz -c "$1"; printf 'Package: alloy\nVersion: 9.9.9-1\nArchitecture: amd64\nFilename: pool/x.deb\nSize: 1\nSHA256: %064d\n\n' 0 | xz -c; } >"$1.xz"
+}
+
+sleep 1
+up_add_alloy_deb "$UP/apt" 1.2.0
+(cd "$UP/apt" && apt-ftparchive packages pool) 2>/dev/null |
+    awk 'BEGIN { RS = ""; ORS = "\n\n" } /\nArchitecture: (amd64|all)\n/' >"$UP/apt/dists/stable/main/binary-amd64/Packages"
+UP_XZ=xz_two up_apt_index "$UP/apt" "$UH" "$UK"
+check "the upstream Packages.xz has two streams" sh -c "xz --robot --list '$UP/apt/dists/stable/main/binary-amd64/Packages.xz' | grep -q '^totals	2	'"
+check "a two-stream Packages.xz syncs" "$P" mirror sync --root "$R" --config "$CONF" apt
+check "alloy 1.2.0, only in the second stream, is published" grep -q '^Version: 1.2.0-1$' "$R/public/dists/stable/main/binary-amd64/Packages"
+
+sleep 1
+UP_XZ=xz_more up_apt_index "$UP/apt" "$UH" "$UK"
+refused "a Packages.xz that unpacks to other bytes than Release's Packages is refused" apt \
+    "(Packages.xz|by-hash/SHA256/[0-9a-f]+): unpacks to more than the [0-9]+ bytes Release \\(main/binary-amd64/Packages\\) lists for the uncompressed index"
+
+# ---- what Release offers: weak hashes only, other compressions ----------
+# only_as EXT CMD : every Packages index only as Packages.EXT (CMD makes it
+# from stdin), then Release again.
+only_as() {
+    for _a in amd64 arm64; do
+        _b=$UP/apt/dists/stable/main/binary-$_a
+        cp "$_b/Packages" "$T/P.$_a"
+        rm -rf "$_b/by-hash" "$_b"/Packages*
+        $2 <"$T/P.$_a" >"$_b/Packages$1"
+    done
+    up_apt_release "$UP/apt" "$UH" "$UK"
+}
+sleep 1
+up_add_alloy_deb "$UP/apt" 1.3.0
+up_apt_publish "$UP/apt" "$UH" "$UK"
+only_as .bz2 "bzip2 -c"
+check "an upstream with Packages.bz2 only syncs" "$P" mirror sync --root "$R" --config "$CONF" apt
+check "and publishes alloy 1.3.0 from it" grep -q '^Version: 1.3.0-1$' "$R/public/dists/stable/main/binary-amd64/Packages"
+honest
+sleep 1
+up_add_alloy_deb "$UP/apt" 1.4.0
+up_apt_publish "$UP/apt" "$UH" "$UK"
+only_as .lz4 "lz4 -c"
+check "an upstream with Packages.lz4 only syncs" "$P" mirror sync --root "$R" --config "$CONF" apt
+check "and publishes alloy 1.4.0 from it" grep -q '^Version: 1.4.0-1$' "$R/public/dists/stable/main/binary-amd64/Packages"
+honest
+sleep 1
+only_as .Z "gzip -c"
+refused "indices only as Packages.Z: the message names the compression" apt \
+    "Release lists the Packages index for main/amd64 only as main/binary-amd64/Packages.Z, a compression pkgsmith does not read" 2
+
+sleep 1
+up_apt_index "$UP/apt" "$UH" "$UK"
+awk '/^(SHA1|SHA256|SHA512):/ { skip = 1; next } /^ / && skip { next } { skip = 0; print }' \
+    "$UP/apt/dists/stable/Release" >"$T/Release.md5" && cp "$T/Release.md5" "$UP/apt/dists/stable/Release"
+resign_apt "$UH" "$UK" SHA256
+refused "a Release with MD5Sum only is refused as weak" apt \
+    "dists/stable/Release lists no SHA256 hashes, only MD5Sum/SHA1: it provides only weak security information"
+
+# ---- repodata: open-size and open-checksum bind the unpacked primary -----
+sleep 1
+up_add_alloy_rpm "$UP/rpm" "$UH" "$UK" 9.3.0 # a new primary, not the cached one
+up_rpm_publish "$UP/rpm" "$UH" "$UK"
+python3 - "$UP/rpm/repodata/repomd.xml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+i = s.index('<data type="primary">')
+j = s.index('</data>', i)
+part = re.sub(r'<open-size>(\d+)</open-size>', lambda m: '<open-size>%d</open-size>' % (int(m.group(1)) + 7), s[i:j])
+open(p, 'w').write(s[:i] + part + s[j:])
+PY
+resign_rpm "$UH" "$UK" SHA256
+refused "a primary that unpacks to other than repomd.xml's open-size is refused" rpm \
+    "primary\.xml\.gz: unpacks to [0-9]+ bytes, repomd.xml lists [0-9]+ for the uncompressed index"
+
+# Last, as its floor is 2 hours ahead: a larger skew in the mirror file lets the same Release through.
+sleep 1
+up_apt_index "$UP/apt" "$UH" "$UK"
+AHEAD=$(LC_ALL=C date -u -R -d '+2 hours' | sed 's/+0000$/UTC/')
+sed -i "s/^Date: .*/Date: $AHEAD/" "$UP/apt/dists/stable/Release"
+resign_apt "$UH" "$UK" SHA256
+echo "Max-Clock-Skew: 10800" >>"$CONF/apt.mirror"
+check "Max-Clock-Skew: 10800 accepts a Release 2 hours ahead" "$P" mirror sync --root "$R" --config "$CONF" apt
