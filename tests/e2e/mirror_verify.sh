@@ -207,6 +207,20 @@ only_as .lz4 "lz4 -c"
 check "an upstream with Packages.lz4 only syncs" "$P" mirror sync --root "$R" --config "$CONF" apt
 check "and publishes alloy 1.4.0 from it" grep -q '^Version: 1.4.0-1$' "$R/public/dists/stable/main/binary-amd64/Packages"
 honest
+# gz_two : stdin as two gzip members, alloy only in the second.
+gz_two() {
+    awk -v f="$T/s1" -v g="$T/s2" 'BEGIN { RS = ""; ORS = "\n\n" }
+        { print > (/^Package: alloy\n/ ? g : f) }'
+    gzip -c "$T/s1"
+    gzip -c "$T/s2"
+}
+sleep 1
+up_add_alloy_deb "$UP/apt" 1.5.0
+up_apt_publish "$UP/apt" "$UH" "$UK"
+only_as .gz gz_two
+check "an upstream with a two-member Packages.gz only syncs" "$P" mirror sync --root "$R" --config "$CONF" apt
+check "and publishes alloy 1.5.0 from the second member" grep -q '^Version: 1.5.0-1$' "$R/public/dists/stable/main/binary-amd64/Packages"
+honest
 sleep 1
 only_as .Z "gzip -c"
 refused "indices only as Packages.Z: the message names the compression" apt \
