@@ -72,12 +72,22 @@ up_apt_index() {
         _b=$_s/main/binary-$_a
         rm -rf "$_b/by-hash" "$_b/Packages.xz" "$_b/Packages.gz"
         mkdir -p "$_b/by-hash/SHA256"
-        xz -k -6 "$_b/Packages"
+        # UP_XZ (a command, FILE as its argument, writing FILE.xz): how the
+        # .xz is made; mirror_verify.sh makes multi-stream ones.
+        ${UP_XZ:-xz -k -6} "$_b/Packages"
         gzip -9nk "$_b/Packages"
         for _f in Packages Packages.gz Packages.xz; do
             ln "$_b/$_f" "$_b/by-hash/SHA256/$(sha256sum "$_b/$_f" | cut -d' ' -f1)"
         done
     done
+    up_apt_release "$@"
+}
+
+# up_apt_release DIR HOME FPR [VALID-UNTIL] : Release of the index files
+# there are now, InRelease and Release.gpg.
+up_apt_release() {
+    _d=$1 _h=$2 _k=$3 _vu=${4:-}
+    _s=$_d/dists/stable
     rm -f "$_s/Release" "$_s/InRelease" "$_s/Release.gpg"
     (cd "$_s" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Grafana \
         -o APT::FTPArchive::Release::Label=Grafana -o APT::FTPArchive::Release::Suite=stable \

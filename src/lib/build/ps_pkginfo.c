@@ -233,7 +233,9 @@ static int has_signature(Header h)
            headerIsEntry(h, RPMTAG_SIGPGP) || headerIsEntry(h, RPMTAG_SIGGPG);
 }
 
-static char *signer_keyid(Header h)
+/* The signer's key ID (hex), and in *HASH the signature's OpenPGP digest
+ * algorithm when HASH is not NULL. */
+static char *signer_keyid(Header h, int *hash)
 {
     static const rpmTagVal tags[] = {RPMTAG_RSAHEADER, RPMTAG_DSAHEADER, RPMTAG_SIGPGP,
                                      RPMTAG_SIGGPG};
@@ -247,6 +249,8 @@ static char *signer_keyid(Header h)
             char hex[17];
             ps_hex_encode(pgpDigParamsSignID(dig), 8, hex);
             id = strdup(hex);
+            if (hash)
+                *hash = (int)pgpDigParamsAlgo(dig, PGPVAL_HASHALGO);
         }
         pgpDigParamsFree(dig);
         rpmtdFreeData(&td);
@@ -278,7 +282,7 @@ static ps_code rpm_verify(ps_pkginfo *p, const ps_pkgkeys *keys, int require, He
         return ps_error_set(err, PS_EINPUT, "%s: damaged rpm: header digest or signature is BAD",
                             p->path);
     if (r == RPMRC_NOKEY && keys) {
-        char *id = signer_keyid(*hp);
+        char *id = signer_keyid(*hp, NULL);
         ps_error_set(err, PS_EVERIFY, "%s: signed by key ID %s, which is not in Package-Keys",
                      p->path, id ? id : "?");
         free(id);
@@ -288,8 +292,13 @@ static ps_code rpm_verify(ps_pkginfo *p, const ps_pkgkeys *keys, int require, He
         return ps_error_set(err, PS_EVERIFY,
                             "%s: unsigned package, and the repository requires signed packages",
                             p->path);
-    if (signed_ && keys && (p->signer = signer_keyid(*hp)) == NULL)
+    int hash = 0;
+    if (signed_ && keys && (p->signer = signer_keyid(*hp, &hash)) == NULL)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
+    /* librpm accepts SHA-1 and small keys; the verifier's policy (what
+     * apt and RHEL 9's rpm refuse) applies to packages as to indices. */
+    if (signed_ && keys)
+        return ps_verifier_policy(keys->gpg, p->signer, hash, p->path, err);
     return PS_OK;
 }
 

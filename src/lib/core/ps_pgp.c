@@ -400,11 +400,68 @@ static ps_code sig_failure(gpgme_signature_t sig, const char *name, ps_error *er
     }
 }
 
+/* The subkey of KEY that ID (a fingerprint or a key id) names, or NULL. */
+static gpgme_subkey_t subkey_of(gpgme_key_t key, const char *id)
+{
+    size_t n = strlen(id);
+    for (gpgme_subkey_t sk = key ? key->subkeys : NULL; sk; sk = sk->next) {
+        size_t m = sk->fpr ? strlen(sk->fpr) : 0;
+        if (n && m >= n && strcasecmp(sk->fpr + m - n, id) == 0)
+            return sk;
+    }
+    return NULL;
+}
+
+/* What apt (2.6: weak digests; 2.7: --assert-pubkey-algo
+ * >=rsa2048,ed25519,ed448,nist*) and rpm under RHEL 9's policy refuse:
+ * an MD5, SHA-1 or RIPEMD160 digest, an RSA or DSA key under 2048 bits,
+ * an ElGamal signing key.  Checked here so every caller gets it. */
+static ps_code weak_policy(gpgme_ctx_t ctx, const char *keyid, int hash_algo, const char *name,
+                           ps_error *err)
+{
+    gpgme_key_t key = NULL;
+    if (keyid == NULL || gpgme_get_key(ctx, keyid, &key, 0) != 0 || key == NULL)
+        return ps_error_set(err, PS_EVERIFY, "%s: signing key %s is not in the keyring", name,
+                            keyid ? keyid : "(unknown)");
+    gpgme_subkey_t sk = subkey_of(key, keyid);
+    const char *who = key->fpr ? key->fpr : keyid;
+    ps_code rc = PS_OK;
+    if (hash_algo == GPGME_MD_MD5 || hash_algo == GPGME_MD_SHA1 || hash_algo == GPGME_MD_RMD160) {
+        const char *h = gpgme_hash_algo_name((gpgme_hash_algo_t)hash_algo);
+        rc = ps_error_set(err, PS_EVERIFY,
+                          "%s: signature by %s uses %s digest, which apt and rpm refuse", name,
+                          who, h ? h : "a weak");
+    } else if (sk == NULL) {
+        rc = ps_error_set(err, PS_EVERIFY, "%s: signing key %s has no subkey %s", name, who, keyid);
+    } else if (sk->pubkey_algo == GPGME_PK_ELG || sk->pubkey_algo == GPGME_PK_ELG_E ||
+               ((sk->pubkey_algo == GPGME_PK_RSA || sk->pubkey_algo == GPGME_PK_RSA_S ||
+                 sk->pubkey_algo == GPGME_PK_RSA_E || sk->pubkey_algo == GPGME_PK_DSA) &&
+                sk->length < 2048)) {
+        const char *a = gpgme_pubkey_algo_name(sk->pubkey_algo);
+        rc = ps_error_set(err, PS_EVERIFY,
+                          "%s: signature by %s uses a %u-bit %s key, which apt and rpm refuse "
+                          "(RSA or DSA under 2048 bits, ElGamal)",
+                          name, who, sk->length, a ? a : "weak");
+    }
+    gpgme_key_unref(key);
+    return rc;
+}
+
+ps_code ps_verifier_policy(ps_verifier *v, const char *keyid, int hash_algo, const char *name,
+                           ps_error *err)
+{
+    return weak_policy(v->ctx, keyid, hash_algo, name, err);
+}
+
+/* A good signature counts when a pinned key made it and it passes the
+ * policy; like apt, a weak signature beside a strong one is ignored, and
+ * only when no signature counts is the first failure reported. */
 static ps_code check_verify_result(ps_verifier *v, const char *name, char fpr[41], ps_error *err)
 {
     gpgme_verify_result_t r = gpgme_op_verify_result(v->ctx);
     gpgme_signature_t bad = NULL;
     char unpinned[41] = "";
+    ps_error weak = {0};
     for (gpgme_signature_t sig = r ? r->signatures : NULL; sig; sig = sig->next) {
         if (gpgme_err_code(sig->status) != GPG_ERR_NO_ERROR) {
             bad = bad ? bad : sig;
@@ -414,11 +471,20 @@ static ps_code check_verify_result(ps_verifier *v, const char *name, char fpr[41
          * three): one by a pinned key is enough, as for apt. */
         char *primary = primary_of(v->ctx, sig->fpr);
         int known = primary && has_key(v, primary), ok = known && pinned(v, primary);
-        if (known && (ok || unpinned[0] == '\0'))
-            snprintf(ok ? fpr : unpinned, 41, "%s", primary);
+        if (known && !ok && unpinned[0] == '\0')
+            snprintf(unpinned, 41, "%s", primary);
+        if (ok && weak_policy(v->ctx, sig->fpr, sig->hash_algo, name, &weak) != PS_OK)
+            ok = 0;
+        if (ok)
+            snprintf(fpr, 41, "%s", primary);
         free(primary);
         if (ok)
             return PS_OK;
+    }
+    if (weak.code) {
+        if (err)
+            *err = weak;
+        return weak.code;
     }
     if (unpinned[0]) {
         snprintf(fpr, 41, "%s", unpinned);

@@ -86,6 +86,15 @@ ps_code ps_verifier_verify(ps_verifier *v, const void *sig, size_t siglen, const
                            size_t nparts, ps_buf *plain, const char *name, char fpr[41],
                            ps_error *err);
 
+/* The policy ps_verifier_verify applies to every good signature, for
+ * signatures gpgme does not verify (rpm's, through librpm): KEYID (a key
+ * id or fingerprint of a key in V) and HASH_ALGO (the OpenPGP digest
+ * number) must not be what apt and rpm refuse -- MD5, SHA-1, RIPEMD160
+ * digests, RSA/DSA keys under 2048 bits, ElGamal.  PS_EVERIFY names NAME,
+ * the key's fingerprint and the algorithm. */
+ps_code ps_verifier_policy(ps_verifier *v, const char *keyid, int hash_algo, const char *name,
+                           ps_error *err);
+
 /* Checks the structure of a cleartext-signed message (RFC 4880 7) before
  * any signature is looked at: blank lines at most around it, only Hash:
  * armor headers, every text line starting with '-' dash-escaped, exactly

@@ -178,16 +178,68 @@ static int release_lookup(const rel *r, const char *want, char sha[65], uint64_t
     return 0;
 }
 
+/* The compressions apt reads that libarchive unpacks, best first. */
+static const char *const EXT[] = {".xz", ".gz", ".zst", ".bz2", ".lz4", ""};
+#define NEXT (sizeof EXT / sizeof EXT[0])
+
+/* Why Release names no index we can read for COMP/ARCH: only weak
+ * hashes (apt: "provides only weak security information"), or only a
+ * compression we do not read, naming it. */
+static ps_code no_index(ps_sync *s, const rel *r, const char *comp, const char *arch,
+                        ps_error *err)
+{
+    if (ps_deb822_get(r->d, 0, "SHA256") == NULL &&
+        (ps_deb822_get(r->d, 0, "MD5Sum") || ps_deb822_get(r->d, 0, "SHA1")))
+        return ps_error_set(err, PS_EVERIFY,
+                            "%s/dists/%s/Release lists no SHA256 hashes, only MD5Sum/SHA1: it "
+                            "provides only weak security information (as apt says): refused",
+                            s->base, r->suite);
+    char stem[512], h[129], name[1024];
+    unsigned long long sz;
+    snprintf(stem, sizeof stem, "%s/binary-%s/Packages.", comp, arch);
+    const char *list = ps_deb822_get(r->d, 0, "SHA256");
+    for (const char *p = list; p && *p;) {
+        if (sscanf(p, "%128s %llu %1023s", h, &sz, name) == 3 &&
+            strncmp(name, stem, strlen(stem)) == 0)
+            return ps_error_set(err, PS_EINPUT,
+                                "%s/dists/%s/Release lists the Packages index for %s/%s only "
+                                "as %s, a compression pkgsmith does not read (it reads xz, gz, "
+                                "zst, bz2, lz4 and plain)",
+                                s->base, r->suite, comp, arch, name);
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return ps_error_set(err, PS_EINPUT, "%s/dists/%s/Release lists no Packages index for %s/%s",
+                        s->base, r->suite, comp, arch);
+}
+
+/* The compressed index PACKED unpacked to OUT->path, checked against the
+ * uncompressed Packages entry of Release when it has one: what apt does,
+ * so a truncated or extended stream is refused by name. */
+static ps_code unpack_index(ps_sync *s, const rel *r, const char *comp, const char *arch,
+                            const char *packed, const char *url, idx *out, ps_error *err)
+{
+    char want_rel[512], sha[65] = "";
+    uint64_t size = 0;
+    snprintf(want_rel, sizeof want_rel, "%s/binary-%s/Packages", comp, arch);
+    int listed = release_lookup(r, want_rel, sha, &size);
+    char who[600];
+    snprintf(who, sizeof who, "Release (%s)", want_rel);
+    ps_unpack_want want = {listed ? sha : NULL, listed ? size : 0, who};
+    ps_code rc = ps_mirror_unpack(s, packed, out->path, &want, url, err);
+    unlink(packed); /* the unpacked copy is what later syncs reuse */
+    return rc;
+}
+
 static ps_code fetch_index(ps_sync *s, const rel *r, const char *comp, const char *arch, idx *out,
                            ps_error *err)
 {
-    static const char *const ext[] = {".xz", ".gz", ""};
     int by_hash = ps_deb822_get(r->d, 0, "Acquire-By-Hash") &&
                   strcasecmp(ps_deb822_get(r->d, 0, "Acquire-By-Hash"), "yes") == 0;
     ps_code rc = PS_EINPUT;
-    for (size_t i = 0; i < 3 && rc == PS_EINPUT; i++) {
+    for (size_t i = 0; i < NEXT && rc == PS_EINPUT; i++) {
         char want[512];
-        snprintf(want, sizeof want, "%s/binary-%s/Packages%s", comp, arch, ext[i]);
+        snprintf(want, sizeof want, "%s/binary-%s/Packages%s", comp, arch, EXT[i]);
         if (!release_lookup(r, want, out->sha256, &out->size))
             continue;
         if (out->size > s->c->max_index) {
@@ -197,20 +249,22 @@ static ps_code fetch_index(ps_sync *s, const rel *r, const char *comp, const cha
         }
         ps_error_clear(err);
         free(out->path);
-        out->path = ps_strdupf("%s/indices/%s%s", s->dir, out->sha256, ext[i]);
+        /* What the selection reads is always the plain text. */
+        out->path = ps_strdupf("%s/indices/%s%s", s->dir, out->sha256, *EXT[i] ? ".unpacked" : "");
+        char *packed = ps_strdupf("%s/indices/%s%s", s->dir, out->sha256, EXT[i]);
         char *rel_url = by_hash ? ps_strdupf("dists/%s/%s/binary-%s/by-hash/SHA256/%s", r->suite,
                                              comp, arch, out->sha256)
                                 : ps_strdupf("dists/%s/%s", r->suite, want);
         char *url = rel_url ? ps_mirror_url(s, rel_url) : NULL;
-        if (out->path == NULL || url == NULL) {
-            free(rel_url), free(url);
+        if (out->path == NULL || packed == NULL || url == NULL) {
+            free(rel_url), free(url), free(packed);
             return ps_error_set(err, PS_ENOMEM, "out of memory");
         }
-        ps_fetch_file f = {url, out->path, out->size, out->sha256, NULL};
+        ps_fetch_file f = {url, packed, out->size, out->sha256, NULL};
         /* A cached copy was verified when it arrived; touching it keeps
          * it out of the cache pruning at the end of the sync. */
-        rc = ps_path_exists(out->path) && utimes(out->path, NULL) == 0
-                 ? PS_OK : ps_mirror_fetch_files(s, &f, 1, 0, err);
+        int cached = ps_path_exists(out->path) && utimes(out->path, NULL) == 0;
+        rc = cached ? PS_OK : ps_mirror_fetch_files(s, &f, 1, 0, err);
         if (rc == PS_EINPUT && by_hash) { /* by-hash missing: the plain name, same hash */
             ps_error_clear(err);
             free(url);
@@ -220,11 +274,12 @@ static ps_code fetch_index(ps_sync *s, const rel *r, const char *comp, const cha
             f.url = url;
             rc = url ? ps_mirror_fetch_files(s, &f, 1, 0, err) : PS_ENOMEM;
         }
-        free(rel_url), free(url);
+        if (rc == PS_OK && !cached && *EXT[i])
+            rc = unpack_index(s, r, comp, arch, packed, url, out, err);
+        free(rel_url), free(url), free(packed);
     }
     if (rc == PS_EINPUT && (err == NULL || err->code == PS_OK))
-        rc = ps_error_set(err, PS_EINPUT, "%s/dists/%s/Release lists no Packages index for %s/%s",
-                          s->base, r->suite, comp, arch);
+        rc = no_index(s, r, comp, arch, err);
     return rc;
 }
 

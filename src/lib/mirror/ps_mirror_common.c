@@ -3,15 +3,18 @@
  * last accepted state, downloads into the mirror's caches, provenance,
  * the state file, and the selection rules.  It calls no kind and not the
  * sync loop: the arrows run ps_mirror.c -> kind -> here. */
+#include <archive.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ps_mirror_common.h"
 
@@ -74,8 +77,24 @@ ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, cons
     if (t < 0)
         return ps_error_set(err, PS_EVERIFY, "%s: no valid Date ('%s'): refused", name,
                             date ? date : "");
+    /* A Date ahead of our clock by more than the skew would become a
+     * floor that refuses every honest Release until then. */
+    long limit = (long)time(NULL) + s->c->max_skew;
+    if ((long)t > limit) {
+        char now[64];
+        ps_format_date((long)time(NULL), now, sizeof now);
+        return ps_error_set(err, PS_EVERIFY,
+                            "%s: Date %s is %ld s ahead of this host's clock (%s), more than "
+                            "Max-Clock-Skew (%ld s) of %s: refused",
+                            name, date, (long)t - (long)time(NULL), now, s->c->max_skew,
+                            s->c->path);
+    }
     const char *prev = ps_kv_get(&s->state, key);
     long last = prev ? strtol(prev, NULL, 10) : 0;
+    /* A floor recorded from a future Date (before this bound existed, or
+     * with a larger skew) is not kept beyond the bound. */
+    if (last > limit)
+        last = limit;
     if ((long)t < last) {
         char when[64];
         ps_format_date(last, when, sizeof when);
@@ -90,6 +109,88 @@ ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, cons
 }
 
 /* ---- files ----------------------------------------------------------- */
+
+static ps_code check_unpacked(const ps_unpack_want *want, uint64_t total, const char *sha,
+                              const char *url, ps_error *err)
+{
+    if (want->size && total != want->size)
+        return ps_error_set(err, PS_EVERIFY,
+                            "%s: unpacks to %llu bytes, %s lists %llu for the uncompressed "
+                            "index: refused",
+                            url, (unsigned long long)total, want->who,
+                            (unsigned long long)want->size);
+    if (want->sha256 && strcasecmp(sha, want->sha256) != 0)
+        return ps_error_set(err, PS_EVERIFY,
+                            "%s: unpacked SHA-256 %s, %s lists %s for the uncompressed index: "
+                            "refused",
+                            url, sha, want->who, want->sha256);
+    return PS_OK;
+}
+
+/* libarchive's raw format reads a compressed file whole: each xz stream
+ * and gzip member in turn, not only the first. */
+static ps_code unpack_into(struct archive *a, int fd, uint64_t limit, const ps_unpack_want *want,
+                           ps_sha256 *h, uint64_t *total, const char *tmp, const char *url,
+                           ps_error *err)
+{
+    char buf[65536];
+    ps_code rc = PS_OK;
+    for (la_ssize_t n; rc == PS_OK && (n = archive_read_data(a, buf, sizeof buf)) != 0;) {
+        if (n < 0)
+            rc = ps_error_set(err, PS_EINPUT, "%s: %s", url, archive_error_string(a));
+        else if ((*total += (uint64_t)n) > limit && limit == want->size)
+            rc = ps_error_set(err, PS_EVERIFY,
+                              "%s: unpacks to more than the %llu bytes %s lists for the "
+                              "uncompressed index: refused",
+                              url, (unsigned long long)limit, want->who);
+        else if (*total > limit)
+            rc = ps_error_set(err, PS_EVERIFY, "%s: unpacks to more than %llu bytes: refused",
+                              url, (unsigned long long)limit);
+        else if (write(fd, buf, (size_t)n) != n)
+            rc = ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
+        else
+            ps_sha256_update(h, buf, (size_t)n);
+    }
+    return rc;
+}
+
+ps_code ps_mirror_unpack(ps_sync *s, const char *src, const char *dst, const ps_unpack_want *want,
+                         const char *url, ps_error *err)
+{
+    uint64_t limit = s->c->max_index_unpacked;
+    if (want->size && want->size < limit)
+        limit = want->size; /* a bomb stops at the promised size */
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    char *tmp = ps_strdupf("%s.tmp", dst);
+    ps_sha256 *h = ps_sha256_new(err);
+    int fd = tmp && h ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    ps_code rc = fd >= 0 ? PS_OK
+                         : ps_error_set(err, PS_EIO, "%s: %s", tmp ? tmp : dst, strerror(errno));
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    if (rc == PS_OK && (archive_read_open_filename(a, src, 65536) != ARCHIVE_OK ||
+                        archive_read_next_header(a, &e) != ARCHIVE_OK))
+        rc = ps_error_set(err, PS_EINPUT, "%s: %s", url, archive_error_string(a));
+    uint64_t total = 0;
+    if (rc == PS_OK)
+        rc = unpack_into(a, fd, limit, want, h, &total, tmp, url, err);
+    char sha[65] = "";
+    if (h)
+        ps_sha256_final(h, sha); /* frees it */
+    h = NULL;
+    if (rc == PS_OK)
+        rc = check_unpacked(want, total, sha, url, err);
+    if (fd >= 0 && close(fd) != 0 && rc == PS_OK)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
+    if (rc == PS_OK && rename(tmp, dst) != 0)
+        rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
+    if (rc != PS_OK && tmp)
+        unlink(tmp);
+    archive_read_free(a);
+    free(tmp);
+    return rc;
+}
 
 static void on_progress(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
 {

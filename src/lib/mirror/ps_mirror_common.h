@@ -34,6 +34,19 @@ ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, cons
 /* Downloads FILES (index or package) into the mirror's caches. */
 ps_code ps_mirror_fetch_files(ps_sync *s, const ps_fetch_file *files, size_t n, int progress,
                               ps_error *err);
+/* What the signed file says of an index's unpacked bytes: SHA256 (hex,
+ * or NULL), SIZE (0: not given), and WHO (the signed file) for messages. */
+typedef struct ps_unpack_want {
+    const char *sha256;
+    uint64_t size;
+    const char *who;
+} ps_unpack_want;
+/* Unpacks the compressed index SRC (any filter libarchive reads: xz, gz,
+ * bz2, lz4, zstd; every concatenated stream or member) into DST, no
+ * larger than Max-Index-Unpacked-Size, and checks it against WANT; on a
+ * mismatch nothing is left at DST and the message names URL. */
+ps_code ps_mirror_unpack(ps_sync *s, const char *src, const char *dst, const ps_unpack_want *want,
+                         const char *url, ps_error *err);
 /* "BASE/REL" (malloc'd). */
 char *ps_mirror_url(const ps_sync *s, const char *rel);
 /* Records F (a copy of PATH) as provenance file NAME. */

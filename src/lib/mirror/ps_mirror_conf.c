@@ -16,6 +16,7 @@ static const char *const FIELDS[] = {
     "Name", "Type", "URIs", "Suites", "Components", "Architectures", "Signed-By", "Include",
     "Exclude", "Keep-Versions", "Follow-Dependencies", "Max-Shrink", "Target", "Connections",
     "Rate-Limit", "Max-Index-Size", "Max-Index-Unpacked-Size", "Max-File-Size", "Resign-Packages",
+    "Max-Clock-Skew",
     NULL};
 
 typedef struct src {
@@ -196,12 +197,14 @@ static ps_code lists(const src *s, ps_mirror_conf *c, ps_error *err)
 
 static ps_code numbers(const src *s, ps_mirror_conf *c, ps_error *err)
 {
-    long keep = 0, shrink = 0, conns = 0; /* read below even on an error */
+    long keep = 0, shrink = 0, conns = 0, skew = 0; /* read below even on an error */
     ps_code rc = int_value(s, "Keep-Versions", 0, 0, 100000, &keep, err);
     if (rc == PS_OK)
         rc = int_value(s, "Max-Shrink", 50, 0, 100, &shrink, err);
     if (rc == PS_OK)
         rc = int_value(s, "Connections", 4, 1, 64, &conns, err);
+    if (rc == PS_OK) /* seconds; a week at most */
+        rc = int_value(s, "Max-Clock-Skew", 3600, 0, 604800, &skew, err);
     if (rc == PS_OK)
         rc = size_value(s, "Rate-Limit", 0, &c->rate_limit, err);
     if (rc == PS_OK)
@@ -211,6 +214,7 @@ static ps_code numbers(const src *s, ps_mirror_conf *c, ps_error *err)
     if (rc == PS_OK)
         rc = size_value(s, "Max-File-Size", 4096ULL << 20, &c->max_file, err);
     c->keep = (int)keep, c->max_shrink = (double)shrink, c->connections = (int)conns;
+    c->max_skew = skew;
     const char *f = ps_deb822_get(s->d, 0, "Follow-Dependencies");
     if (rc == PS_OK && f && strcmp(f, "yes") != 0 && strcmp(f, "no") != 0)
         rc = bad(s, "Follow-Dependencies", err, "want yes or no");

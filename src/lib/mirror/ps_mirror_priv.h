@@ -22,6 +22,7 @@ struct ps_mirror_conf {
     int follow;                     /* Follow-Dependencies */
     int resign;                     /* Resign-Packages (rpm): sign with our key */
     double max_shrink;              /* percent */
+    long max_skew;                  /* Max-Clock-Skew: seconds a Date may be ahead */
     char *target;                   /* suite[/component] or rpm repo */
     int connections;
     uint64_t rate_limit;

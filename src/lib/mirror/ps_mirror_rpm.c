@@ -168,41 +168,6 @@ static ps_code check_freshness(ps_sync *s, md *m, ps_error *err)
 
 /* ---- primary: unpacked with a limit, checked, then streamed ---------- */
 
-static ps_code unpack(const char *src, const char *dst, uint64_t limit, const char *url,
-                      ps_error *err)
-{
-    struct archive *a = archive_read_new();
-    struct archive_entry *e;
-    char *tmp = ps_strdupf("%s.tmp", dst);
-    int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-    ps_code rc = fd >= 0 ? PS_OK : ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
-    archive_read_support_filter_all(a);
-    archive_read_support_format_raw(a);
-    if (rc == PS_OK && (archive_read_open_filename(a, src, 65536) != ARCHIVE_OK ||
-                        archive_read_next_header(a, &e) != ARCHIVE_OK))
-        rc = ps_error_set(err, PS_EINPUT, "%s: %s", url, archive_error_string(a));
-    uint64_t total = 0;
-    char buf[65536];
-    for (la_ssize_t n; rc == PS_OK && (n = archive_read_data(a, buf, sizeof buf)) != 0;) {
-        if (n < 0)
-            rc = ps_error_set(err, PS_EINPUT, "%s: %s", url, archive_error_string(a));
-        else if ((total += (uint64_t)n) > limit)
-            rc = ps_error_set(err, PS_EVERIFY, "%s: unpacks to more than %llu bytes: refused",
-                              url, (unsigned long long)limit);
-        else if (write(fd, buf, (size_t)n) != n)
-            rc = ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
-    }
-    if (fd >= 0 && close(fd) != 0 && rc == PS_OK)
-        rc = ps_error_set(err, PS_EIO, "%s: %s", tmp, strerror(errno));
-    if (rc == PS_OK && rename(tmp, dst) != 0)
-        rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
-    if (rc != PS_OK && tmp)
-        unlink(tmp);
-    archive_read_free(a);
-    free(tmp);
-    return rc;
-}
-
 static ps_code fetch_primary(ps_sync *s, md *m, char **plain, ps_error *err)
 {
     const cr_RepomdRecord *p = m->primary;
@@ -218,21 +183,14 @@ static ps_code fetch_primary(ps_sync *s, md *m, char **plain, ps_error *err)
         utimes(*plain, NULL); /* still pinned: keep it in the cache */
     if (rc == PS_OK && !ps_path_exists(*plain) && !ps_path_exists(packed))
         rc = ps_mirror_fetch_files(s, &f, 1, 0, err);
-    uint64_t limit = s->c->max_index_unpacked;
-    if (p->size_open > 0 && (uint64_t)p->size_open < limit)
-        limit = (uint64_t)p->size_open;
+    /* The open-checksum and open-size repomd.xml gives bind the unpacked
+     * bytes, every stream or member of them. */
+    int open_sha = p->checksum_open && p->checksum_open_type &&
+                   strcmp(p->checksum_open_type, "sha256") == 0;
+    ps_unpack_want want = {open_sha ? p->checksum_open : NULL,
+                           p->size_open > 0 ? (uint64_t)p->size_open : 0, "repomd.xml"};
     if (rc == PS_OK && !ps_path_exists(*plain))
-        rc = unpack(packed, *plain, limit, url, err);
-    ps_hashes h;
-    if (rc == PS_OK && p->checksum_open && p->checksum_open_type &&
-        strcmp(p->checksum_open_type, "sha256") == 0) {
-        rc = ps_hashes_of_file(*plain, &h, err);
-        if (rc == PS_OK && strcmp(h.sha256, p->checksum_open) != 0) {
-            unlink(*plain);
-            rc = ps_error_set(err, PS_EVERIFY, "%s: unpacked SHA-256 %s, repomd.xml says %s",
-                              url, h.sha256, p->checksum_open);
-        }
-    }
+        rc = ps_mirror_unpack(s, packed, *plain, &want, url, err);
     if (rc == PS_OK)
         rc = ps_mirror_xml_check(*plain, url, err);
     if (packed)

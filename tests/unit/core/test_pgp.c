@@ -133,6 +133,67 @@ static void test_pinned_keys_only(void **state)
     ps_signer_free(s);
 }
 
+/* A detached signature by the fixture's key over DATA with DIGEST. */
+static void gpg_sign(const fixture *f, const char *data, const char *digest, ps_buf *sig)
+{
+    char *in = ps_strdupf("%s/data", f->home), *out = ps_strdupf("%s/data.sig", f->home);
+    FILE *fp = fopen(in, "w");
+    assert_non_null(fp);
+    fputs(data, fp);
+    fclose(fp);
+    char *cmd = ps_strdupf("gpg --homedir %s --batch --yes --quiet --digest-algo %s -u %s "
+                           "-b -o %s %s 2>/dev/null",
+                           f->home, digest, f->fpr, out, in);
+    assert_int_equal(system(cmd), 0);
+    ps_error err = {0};
+    assert_int_equal(ps_file_read(out, sig, &err), PS_OK);
+    free(cmd), free(in), free(out);
+}
+
+/* The verifier refuses what apt and rpm refuse, naming key and digest,
+ * and accepts the same key with SHA-256. */
+static void test_verifier_refuses_weak_digests(void **state)
+{
+    fixture *f = *state;
+    ps_error err = {0};
+    ps_signer *s = ps_signer_new(f->home, f->fpr, &err);
+    assert_non_null(s);
+    ps_buf pub = {0};
+    assert_int_equal(ps_signer_export_public(s, &pub, &err), PS_OK);
+    ps_signer_free(s);
+    ps_verifier *v = ps_verifier_new(&err);
+    assert_non_null(v);
+    assert_int_equal(ps_verifier_import(v, pub.data, pub.len, "up.asc", &err), PS_OK);
+    ps_span part = {"hello\n", 6};
+    char fpr[41];
+    const char *digests[] = {"SHA256", "SHA1", "RIPEMD160"};
+    for (size_t i = 0; i < 3; i++) {
+        ps_buf sig = {0};
+        gpg_sign(f, "hello\n", digests[i], &sig);
+        ps_code rc = ps_verifier_verify(v, sig.data, sig.len, &part, 1, NULL, "Release.gpg", fpr,
+                                        &err);
+        if (i == 0) {
+            assert_int_equal(rc, PS_OK);
+            assert_string_equal(fpr, f->fpr);
+        } else {
+            assert_int_equal(rc, PS_EVERIFY);
+            char *want = ps_strdupf("Release.gpg: signature by %s uses %s digest", f->fpr,
+                                    digests[i]);
+            if (strstr(err.msg, want) == NULL)
+                fail_msg("'%s' not in: %s", want, err.msg);
+            free(want);
+        }
+        ps_error_clear(&err);
+        ps_buf_free(&sig);
+    }
+    /* The same policy, for signatures librpm checked: by key ID. */
+    assert_int_equal(ps_verifier_policy(v, f->fpr + 24, 8 /* SHA256 */, "a.rpm", &err), PS_OK);
+    assert_int_equal(ps_verifier_policy(v, f->fpr + 24, 2 /* SHA1 */, "a.rpm", &err), PS_EVERIFY);
+    assert_non_null(strstr(err.msg, "a.rpm: signature by"));
+    ps_verifier_free(v);
+    ps_buf_free(&pub);
+}
+
 #define SIGBLK "-----BEGIN PGP SIGNATURE-----\n\niQEz\n=abcd\n-----END PGP SIGNATURE-----\n"
 #define HEAD "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
 
@@ -174,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_missing_key_is_a_key_error),
         cmocka_unit_test(test_pinned_keys_only),
         cmocka_unit_test(test_clearsign_frame),
+        cmocka_unit_test(test_verifier_refuses_weak_digests),
     };
     return cmocka_run_group_tests_name("pgp", tests, setup, teardown);
 }

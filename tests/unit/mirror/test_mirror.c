@@ -65,6 +65,7 @@ static void test_conf(void **state)
     assert_int_equal(c->keep, 5);
     assert_int_equal(c->rate_limit, 10u << 20);
     assert_int_equal(c->max_shrink, 50);
+    assert_int_equal(c->max_skew, 3600); /* Max-Clock-Skew: an hour unless set */
     assert_string_equal(c->fprs.v[0], "B53AE77BADB630A683046005963FA27710458545");
     assert_non_null(strstr(c->key_files.v[0], "/keys/up.asc"));
     assert_true(ps_mirror_wants(c, "alloy"));
@@ -75,6 +76,11 @@ static void test_conf(void **state)
              "Architectures: amd64\nSigned-By: k.asc\nKeep-Versions: many\nTarget: s\n", 0644);
     assert_null(ps_mirror_set_load(d, &err));
     assert_non_null(strstr(err.msg, "a.mirror:7: Keep-Versions"));
+    ps_error_clear(&err);
+    tu_write(d, "a.mirror", "Type: apt\nURIs: https://x\nSuites: s\nComponents: c\n"
+             "Architectures: amd64\nSigned-By: k.asc\nMax-Clock-Skew: 1h\nTarget: s\n", 0644);
+    assert_null(ps_mirror_set_load(d, &err));
+    assert_non_null(strstr(err.msg, "a.mirror:7: Max-Clock-Skew"));
     ps_error_clear(&err);
     tu_write(d, "a.mirror", "Type: yum\nURIs: https://x\nSigned-By: k.asc\nTarget: s\n", 0644);
     assert_null(ps_mirror_set_load(d, &err));
