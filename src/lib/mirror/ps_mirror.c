@@ -375,8 +375,9 @@ static ps_code prepare(ps_sync *s, int *lockfd, ps_error *err)
     s->home = ps_strdupf("%s/mirrors/%s", s->o->root, s->c->name);
     rc = s->home ? make_dirs(s, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
     char *lock = rc == PS_OK ? ps_strdupf("%s/lock", s->home) : NULL;
-    /* a dry run creates nothing, not even a lock file */
-    if (rc == PS_OK && (!s->o->dry_run || (lock && ps_path_exists(lock))))
+    /* A dry run writes nothing, not even the lock: it reads a state that
+     * is only ever replaced whole (rename). */
+    if (rc == PS_OK && !s->o->dry_run)
         rc = lock ? ps_lock(lock, s->o->wait_seconds, lockfd, err) : PS_ENOMEM;
     free(lock);
     char *st = rc == PS_OK ? ps_strdupf("%s/state", s->home) : NULL;
