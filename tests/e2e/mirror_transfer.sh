@@ -20,12 +20,7 @@ if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 SRV=
 trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; t_cleanup' EXIT
 
-P=$PKGSMITH
-UH=$T/up-gnupg
-UK=$(make_key "$UH" 'Upstream <up@example.test>')
-OH=$T/our-gnupg
-OURS=$(make_key "$OH" 'Ours <ours@example.test>')
-gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc" 2>/dev/null
+up_keys
 UP=$T/up
 VU=$(date -u -d '+30 days' '+%a, %d %b %Y %H:%M:%S UTC')
 up_debs "$UP/apt" 2
@@ -34,18 +29,13 @@ up_apt_publish "$UP/apt" "$UH" "$UK" "$VU"
 up_add_alloy_rpm "$UP/rpm" "$UH" "$UK" 1.1.0
 up_rpm_publish "$UP/rpm" "$UH" "$UK"
 
-mkdir -p "$T/srv" "$T/tmp"
+mkdir -p "$T/tmp"
 CTL=$T/srv/control.json
 LOG=$T/srv/log
 # faults RULES : what the server does from now on.
 faults() { printf '{"root": "%s", "rules": %s}\n' "$UP" "$1" >"$CTL.tmp" && mv "$CTL.tmp" "$CTL"; }
-faults '[]'
-python3 "$top/tests/lib/fault-http.py" "$CTL" "$T/srv/port" "$LOG" &
-SRV=$!
-i=0
-while [ ! -s "$T/srv/port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+fault_server "$T/srv" "$UP"
 check "the fault server listens on 127.0.0.1" test -s "$T/srv/port"
-URL=http://127.0.0.1:$(cat "$T/srv/port")
 
 R=$T/repo
 CONF=$T/conf
