@@ -13,8 +13,8 @@
 
 typedef struct opts {
     const char *root, *config, *metrics;
-    long wait, connections, retries;
-    int json, force, verbose;
+    long wait, connections, retries, timeout;
+    int json, force, verbose, dry_run;
     uint64_t rate;
 } opts;
 
@@ -36,6 +36,16 @@ static const ps_opt OPTS[] = {
      "attempts after a failed request (default 4; 0: none);\n"
      "5xx, 429 (Retry-After honoured), timeouts, drops",
      offsetof(opts, retries), 0, 100},
+    {"timeout", 0, PS_OPT_NUMBER, "SECONDS",
+     "stop a mirror's sync after this long, publishing\n"
+     "nothing of it (overrides Timeout; partial downloads\n"
+     "are kept for the next run)",
+     offsetof(opts, timeout), 1, 7L * 86400},
+    {"dry-run", 0, PS_OPT_FLAG, NULL,
+     "verify the signed files and indices and print what\n"
+     "would be fetched, added, removed and published;\n"
+     "change nothing",
+     offsetof(opts, dry_run), 0, 0},
     {"metrics-file", 0, PS_OPT_STRING, "PATH", "write Prometheus metrics (node_exporter textfile)",
      offsetof(opts, metrics), 0, 0},
     PS_OPT_JSON(opts),
@@ -49,7 +59,7 @@ static const ps_opt OPTS[] = {
 static const ps_cli_spec SPEC = {
     "mirror", "sync upstream apt and rpm repositories into ours",
     "    pkgsmith mirror sync [--force] [--connections N] [--rate-limit SIZE]\n"
-    "                         [--retries N]\n"
+    "                         [--retries N] [--timeout SECONDS] [--dry-run]\n"
     "                         [--metrics-file PATH] [NAME...]\n"
     "    pkgsmith mirror status [NAME...]\n"
     "    (both also take --root DIR, --config DIR, --wait SECONDS, --json, --help)\n",
@@ -63,16 +73,20 @@ static const ps_cli_spec SPEC = {
     "      Target (suite[/component] or rpm repo of the repository),\n"
     "      Connections (4), Rate-Limit, Max-Index-Size, Max-Index-Unpacked-Size,\n"
     "      Max-File-Size, Resign-Packages (rpm: sign the verified packages\n"
-    "      with our key instead of keeping upstream's signature; default no).\n"
+    "      with our key instead of keeping upstream's signature; default no),\n"
+    "      Low-Speed-Limit (1K) and Low-Speed-Time (60): a download slower\n"
+    "      than that many bytes/s for that many seconds is aborted and retried,\n"
+    "      Timeout (seconds a sync may take; default none).\n"
     "\n"
     "    sync fetches the upstream InRelease (or Release + Release.gpg, or\n"
     "    repodata/repomd.xml + .asc) with a conditional request; when upstream\n"
-    "    has not changed it stops there.  Otherwise it verifies the signature\n"
-    "    against the pinned keys (refusing what apt and rpm refuse: SHA-1,\n"
-    "    MD5 or RIPEMD160 digests, RSA/DSA keys under 2048 bits, ElGamal),\n"
-    "    refuses a Date older than the last one accepted or ahead of this\n"
-    "    host's clock by more than Max-Clock-Skew, and a Valid-Until that has\n"
-    "    passed, fetches the indices the signed file pins (by-hash where\n"
+    "    has not changed (a 304, or from a server without validators the very\n"
+    "    bytes last accepted) it stops there.  Otherwise it verifies the\n"
+    "    signature against the pinned keys (refusing what apt and rpm refuse:\n"
+    "    SHA-1, MD5 or RIPEMD160 digests, RSA/DSA keys under 2048 bits,\n"
+    "    ElGamal), refuses a Date older than the last one accepted or ahead of\n"
+    "    this host's clock by more than Max-Clock-Skew, and a Valid-Until that\n"
+    "    has passed, fetches the indices the signed file pins (by-hash where\n"
     "    offered; .xz, .gz, .zst, .bz2, .lz4, plain), unpacks every stream and\n"
     "    checks them against the uncompressed hash and size where listed,\n"
     "    selects the packages (filters, the newest Keep-Versions of each name\n"
@@ -80,8 +94,12 @@ static const ps_cli_spec SPEC = {
     "    what the pool lacks in parallel (resumed, retried, size and SHA-256\n"
     "    checked; rpm signatures checked by librpm), and makes them the\n"
     "    mirror's share of the repository, published with our key in one\n"
-    "    atomic switch.  The upstream signed files and signer are kept next\n"
-    "    to each generation (generations/N/provenance/NAME/).\n"
+    "    atomic switch: one generation for all the mirrors of a run that\n"
+    "    changed.  The upstream signed files and signer are kept next\n"
+    "    to each generation (generations/N/provenance/NAME/).  A sync that\n"
+    "    reaches its Timeout stops, names the URL and publishes nothing of\n"
+    "    that mirror.  --dry-run verifies as a sync does (into a scratch\n"
+    "    directory), downloads no package and changes nothing.\n"
     "\n"
     "    status shows each mirror's last sync, its upstream Date and\n"
     "    Valid-Until, and the key that signed it.\n",
@@ -120,13 +138,17 @@ static int pick(const ps_mirror_set *set, int argc, char **argv, const ps_mirror
 /* ---- progress ------------------------------------------------------- */
 
 typedef struct bar {
+    const ps_mirror_conf *c;
     const char *name;
     double t0;
 } bar;
 
-static void draw(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
+static void draw(void *ud, const ps_mirror_conf *c, size_t fd, size_t ft, uint64_t bd,
+                 uint64_t bt)
 {
     bar *b = ud;
+    if (b->c != c) /* the next mirror's downloads */
+        *b = (bar){c, ps_mirror_conf_name(c), ps_now()};
     double el = ps_now() - b->t0;
     double rate = el > 0 ? (double)bd / el : 0;
     char done[32], total[32], r[32];
@@ -146,12 +168,55 @@ static void draw(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
 
 /* ---- sync ------------------------------------------------------------ */
 
-static void print_result(const ps_mirror_conf *c, const ps_mirror_result *r, int first)
+/* What a dry run would do, per mirror: text lines, or JSON objects. */
+typedef struct changes {
+    const ps_mirror_conf **list;
+    size_t n;
+    ps_buf *out;
+    int json;
+} changes;
+
+static void on_change(void *ud, const ps_mirror_conf *c, const char *action, const char *name,
+                      const char *version, const char *arch, uint64_t size)
+{
+    changes *ch = ud;
+    size_t i = 0;
+    while (i < ch->n && ch->list[i] != c)
+        i++;
+    if (i == ch->n)
+        return;
+    ps_buf *b = &ch->out[i];
+    if (!ch->json) {
+        char h[32];
+        ps_cli_human(size, h, sizeof h);
+        ps_buf_appendf(b, NULL, "%s: would %s %s %s %s (%s)\n", ps_mirror_conf_name(c), action,
+                       name, version, arch, h);
+        return;
+    }
+    /* JSON strings: the names come from an upstream index */
+    char *esc[4] = {NULL, NULL, NULL, NULL};
+    const char *v[4] = {action, name, version, arch};
+    for (size_t k = 0; k < 4; k++) {
+        size_t len = 0;
+        FILE *f = open_memstream(&esc[k], &len);
+        if (f)
+            ps_cli_json_string(f, v[k]), fclose(f);
+    }
+    ps_buf_appendf(b, NULL, "%s{\"action\":%s,\"name\":%s,\"version\":%s,\"arch\":%s,\"size\":%llu}",
+                   b->len ? "," : "", esc[0] ? esc[0] : "\"\"", esc[1] ? esc[1] : "\"\"",
+                   esc[2] ? esc[2] : "\"\"", esc[3] ? esc[3] : "\"\"", (unsigned long long)size);
+    for (size_t k = 0; k < 4; k++)
+        free(esc[k]);
+}
+
+static void print_result(const ps_mirror_conf *c, const ps_mirror_result *r, const ps_buf *ch,
+                         int dry, int first)
 {
     printf("%s{", first ? "" : ",");
     json_kv("name", ps_mirror_conf_name(c), 0);
-    printf(",\"ok\":true,\"unchanged\":%s,\"published\":%s,\"generation\":%ld",
-           r->unchanged ? "true" : "false", r->published ? "true" : "false", r->generation);
+    printf(",\"ok\":true,\"dry_run\":%s,\"unchanged\":%s,\"published\":%s,\"generation\":%ld",
+           dry ? "true" : "false", r->unchanged ? "true" : "false",
+           r->published ? "true" : "false", r->generation);
     printf(",\"fetched\":%zu,\"reused\":%zu,\"added\":%zu,\"removed\":%zu,\"packages\":%zu",
            r->fetched, r->reused, r->added, r->removed, r->selected);
     printf(",\"upstream_entries\":%zu,\"bytes\":%llu,\"requests\":%llu,\"duration\":%.3f",
@@ -159,6 +224,8 @@ static void print_result(const ps_mirror_conf *c, const ps_mirror_result *r, int
            r->duration);
     json_kv("signer", r->signer, 1), json_kv("upstream_date", r->upstream_date, 1);
     json_kv("upstream_valid_until", r->upstream_valid_until, 1);
+    if (dry)
+        printf(",\"changes\":[%.*s]", (int)ch->len, ch->data ? (const char *)ch->data : "");
     printf("}");
 }
 
@@ -186,31 +253,80 @@ static void say(const ps_mirror_conf *c, const ps_mirror_result *r)
                r->signer);
 }
 
+static void say_dry(const ps_mirror_conf *c, const ps_mirror_result *r, const ps_buf *ch)
+{
+    fwrite(ch->data ? (const void *)ch->data : "", 1, ch->len, stdout);
+    const char *n = ps_mirror_conf_name(c);
+    if (r->unchanged)
+        printf("%s: dry run: upstream unchanged, nothing would change (generation %ld)\n", n,
+               r->generation);
+    else if (r->published)
+        printf("%s: dry run: %zu packages (%zu to fetch, +%zu -%zu), upstream signed by %s; "
+               "would publish generation %ld\n",
+               n, r->selected, r->fetched, r->added, r->removed, r->signer, r->generation + 1);
+    else
+        printf("%s: dry run: %zu packages, upstream signed by %s; nothing to publish "
+               "(generation %ld)\n", n, r->selected, r->signer, r->generation);
+}
+
+/* ---- metrics (node_exporter textfile) -------------------------------- */
+
+typedef struct metric {
+    const char *name, *type, *help;
+} metric;
+
+static const metric METRICS[] = {
+    {"pkgsmith_mirror_last_success_timestamp_seconds", "gauge",
+     "Unix time of the last successful sync"},
+    {"pkgsmith_mirror_last_attempt_timestamp_seconds", "gauge",
+     "Unix time of the last sync, successful or not"},
+    {"pkgsmith_mirror_last_sync_ok", "gauge", "1 when the last sync succeeded"},
+    {"pkgsmith_mirror_last_sync_duration_seconds", "gauge", "duration of the last sync"},
+    {"pkgsmith_mirror_last_sync_bytes", "gauge", "bytes downloaded by the last sync"},
+    {"pkgsmith_mirror_packages", "gauge", "packages the mirror holds"},
+    {"pkgsmith_mirror_errors_total", "counter", "failed syncs"},
+    {"pkgsmith_mirror_upstream_date_timestamp_seconds", "gauge",
+     "the Date of the upstream signed file last accepted"},
+    {"pkgsmith_mirror_upstream_valid_until_timestamp_seconds", "gauge",
+     "the Valid-Until of the upstream signed file last accepted (when it has one)"},
+    {"pkgsmith_mirror_last_failure", "gauge",
+     "1 for the reason the last sync failed, 0 for the others (all 0 after a success)"}};
+#define NMETRICS (sizeof METRICS / sizeof METRICS[0])
+
+static void metric_lines(ps_buf *b, ps_error *err, size_t m, const char *name,
+                         const ps_mirror_status *st, const ps_mirror_result *res, int ok)
+{
+    double v[] = {(double)st->last_success, (double)st->last_attempt, ok, res->duration,
+                  (double)res->bytes, (double)st->packages, (double)st->errors_total,
+                  (double)st->upstream_date_ts, (double)st->upstream_valid_until_ts};
+    const char *mn = METRICS[m].name;
+    if (m == NMETRICS - 1) {
+        static const char *const REASONS[] = PS_MIRROR_REASONS;
+        for (size_t r = 0; r < PS_MIRROR_NREASONS; r++)
+            ps_buf_appendf(b, err, "%s{mirror=\"%s\",reason=\"%s\"} %d\n", mn, name, REASONS[r],
+                           strcmp(st->last_failure, REASONS[r]) == 0);
+        return;
+    }
+    /* a missing Date or Valid-Until is no series, not the year 1970 */
+    if ((m == 7 && st->upstream_date_ts == 0) || (m == 8 && st->upstream_valid_until_ts == 0) ||
+        (m == 1 && st->last_attempt == 0))
+        return;
+    ps_buf_appendf(b, err, "%s{mirror=\"%s\"} %.3f\n", mn, name, v[m]);
+}
+
 static int write_metrics(const opts *o, const ps_mirror_conf **list, size_t n,
                          const ps_mirror_result *res, const int *ok)
 {
     ps_buf b = {0};
     ps_error err = {0};
-    static const char *const HELP[][3] = {
-        {"pkgsmith_mirror_last_success_timestamp_seconds", "gauge",
-         "Unix time of the last successful sync"},
-        {"pkgsmith_mirror_last_sync_ok", "gauge", "1 when the last sync succeeded"},
-        {"pkgsmith_mirror_last_sync_duration_seconds", "gauge", "duration of the last sync"},
-        {"pkgsmith_mirror_last_sync_bytes", "gauge", "bytes downloaded by the last sync"},
-        {"pkgsmith_mirror_packages", "gauge", "packages the mirror holds"},
-        {"pkgsmith_mirror_errors_total", "counter", "failed syncs"}};
-    for (size_t m = 0; m < 6; m++) {
-        ps_buf_appendf(&b, &err, "# HELP %s %s\n# TYPE %s %s\n", HELP[m][0], HELP[m][2],
-                       HELP[m][0], HELP[m][1]);
+    for (size_t m = 0; m < NMETRICS; m++) {
+        ps_buf_appendf(&b, &err, "# HELP %s %s\n# TYPE %s %s\n", METRICS[m].name,
+                       METRICS[m].help, METRICS[m].name, METRICS[m].type);
         for (size_t i = 0; i < n; i++) {
             ps_mirror_status st;
             ps_error e2 = {0};
-            if (ps_mirror_status_get(o->root, list[i], &st, &e2) != PS_OK)
-                continue;
-            double v[6] = {(double)st.last_success, ok[i], res[i].duration,
-                           (double)res[i].bytes, (double)st.packages, (double)st.errors_total};
-            ps_buf_appendf(&b, &err, "%s{mirror=\"%s\"} %.3f\n", HELP[m][0],
-                           ps_mirror_conf_name(list[i]), v[m]);
+            if (ps_mirror_status_get(o->root, list[i], &st, &e2) == PS_OK)
+                metric_lines(&b, &err, m, ps_mirror_conf_name(list[i]), &st, &res[i], ok[i]);
         }
     }
     ps_code rc = err.code ? err.code : ps_file_write_atomic(o->metrics, b.data, b.len, 0644, &err);
@@ -220,41 +336,59 @@ static int write_metrics(const opts *o, const ps_mirror_conf **list, size_t n,
     return 0;
 }
 
-static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
+static int report(const opts *o, const ps_mirror_conf **list, size_t n,
+                  const ps_mirror_result *res, const ps_error *errs, const ps_buf *ch, int *ok)
 {
-    ps_mirror_result *res = calloc(n ? n : 1, sizeof *res);
-    int *ok = calloc(n ? n : 1, sizeof *ok), status = 0;
-    int tty = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) && !o->json;
+    int status = 0;
     if (o->json)
         printf("{\"mirrors\":[");
-    for (size_t i = 0; res && ok && i < n; i++) {
-        bar b = {ps_mirror_conf_name(list[i]), ps_now()};
-        ps_mirror_opts mo = {o->root, (int)o->wait, o->force, (int)o->connections, o->rate, 0,
-                             (int)o->retries, tty ? draw : NULL, &b};
-        ps_error err = {0};
-        if (ps_mirror_sync(list[i], &mo, &res[i], &err) == PS_OK) {
-            ok[i] = 1;
-            if (o->json)
-                print_result(list[i], &res[i], i == 0);
-            else if (o->verbose || isatty(STDOUT_FILENO))
-                say(list[i], &res[i]); /* quiet under cron: errors only */
-            fflush(stdout); /* one line per mirror, as it finishes */
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = errs[i].code == PS_OK;
+        if (ok[i] && o->json)
+            print_result(list[i], &res[i], &ch[i], o->dry_run, i == 0);
+        else if (ok[i] && o->dry_run)
+            say_dry(list[i], &res[i], &ch[i]);
+        else if (ok[i] && (o->verbose || isatty(STDOUT_FILENO)))
+            say(list[i], &res[i]); /* quiet under cron: errors only */
+        if (ok[i])
             continue;
-        }
-        int st = ps_error_exit_status(err.code);
+        int st = ps_error_exit_status(errs[i].code);
         status = status == 0 || st == 1 ? st : status;
         fprintf(stderr, "pkgsmith mirror: error: %s: %s\n", ps_mirror_conf_name(list[i]),
-                err.msg);
+                errs[i].msg);
         if (o->json)
-            print_failure(list[i], &err, i == 0);
+            print_failure(list[i], &errs[i], i == 0);
     }
     if (o->json)
         printf("],\"ok\":%s}\n", status == 0 ? "true" : "false");
-    if (o->metrics && res && ok) {
+    return status;
+}
+
+static int do_sync(opts *o, const ps_mirror_conf **list, size_t n)
+{
+    ps_mirror_result *res = calloc(n ? n : 1, sizeof *res);
+    ps_error *errs = calloc(n ? n : 1, sizeof *errs);
+    ps_buf *ch = calloc(n ? n : 1, sizeof *ch);
+    int *ok = calloc(n ? n : 1, sizeof *ok), status = 1;
+    int tty = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) && !o->json;
+    bar b = {NULL, NULL, 0};
+    changes chg = {list, n, ch, o->json};
+    ps_mirror_opts mo = {.root = o->root, .wait_seconds = (int)o->wait, .force = o->force,
+                         .connections = (int)o->connections, .rate_limit = o->rate,
+                         .retries = (int)o->retries, .timeout = o->timeout,
+                         .dry_run = o->dry_run, .progress = tty ? draw : NULL, .progress_ud = &b,
+                         .on_change = on_change, .change_ud = &chg};
+    if (res && errs && ch && ok) {
+        ps_mirror_sync_all(list, n, &mo, res, errs);
+        status = report(o, list, n, res, errs, ch, ok);
+    }
+    if (o->metrics && res && ok && !o->dry_run) {
         int m = write_metrics(o, list, n, res, ok);
         status = status ? status : m;
     }
-    free(res), free(ok);
+    for (size_t i = 0; ch && i < n; i++)
+        ps_buf_free(&ch[i]);
+    free(res), free(errs), free(ch), free(ok);
     return status;
 }
 

@@ -161,6 +161,8 @@ scen "an endless InRelease" fail "$URL/apt/dists/stable/InRelease.*(more than|la
 bump
 faults '[{"match": "/by-hash/", "fault": "endless"}]'
 scen "an endless index" fail "$URL/apt/dists/stable/main/binary-.*(more than|larger|limit|Max-Index)" sync_m apt --retries 1
+# (a fresh InRelease: the one last accepted would stop the sync at once)
+fresh
 NEXT=$(variant next)
 up_add_alloy_deb "$NEXT/apt" 2.0.0 && sleep 1 && up_apt_publish "$NEXT/apt" "$UH" "$UK"
 faults "[{\"match\": \"/apt/dists/stable/InRelease\", \"fault\": \"swap\", \"then_root\": \"$NEXT\"}]"
@@ -204,6 +206,7 @@ V=$(variant twoparts)
 cat "$UP/apt/dists/stable/InRelease" "$UP/apt/dists/stable/InRelease" >"$V/apt/dists/stable/InRelease"
 faults '[]' "$V"
 scen "InRelease with two signed parts" fail "InRelease: line [0-9]+: text after the signature" sync_m apt
+fresh # an InRelease not yet accepted: it is read, and compared with Release
 V=$(variant disagree)
 sed -i 's/^Label: Grafana$/Label: Other/' "$V/apt/dists/stable/Release"
 gpg --homedir "$UH" --batch --yes --quiet --local-user "$UK" -abs -o "$V/apt/dists/stable/Release.gpg" "$V/apt/dists/stable/Release"

@@ -15,12 +15,18 @@ Faults:
   drop       announce the full length, send half, close the connection
   badlen     announce "extra" more bytes than sent, then close
   stall      wait "seconds" after the headers, then send the body
-  trickle    send the body at "rate" bytes per second
+  trickle    send the body at "rate" bytes per second (Range honoured)
+  pause      send the first "bytes" bytes, wait "seconds", send the rest
+             (Range honoured)
+  ranged     serve normally, but honour a Range request (206); without a
+             rule a Range is ignored (200 and the whole file)
   loop       redirect to the same path, for ever
   redirect   redirect to "to" + the path (another host)
   endless    a body without end (no Content-Length), until the client stops
   swap       serve normally, then switch the root to "then_root"
-Every request is logged to LOG as "METHOD PATH STATUS FAULT"."""
+Every request is logged to LOG as "METHOD PATH STATUS FAULT RANGE" (RANGE:
+the Range header, or -).  No response carries an ETag or a Last-Modified:
+like many real mirrors, this server offers no validators."""
 import http.server
 import json
 import os
@@ -64,7 +70,8 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def note(self, status, fault):
         with open(LOG, "a") as f:
-            f.write("%s %s %d %s\n" % (self.command, self.path, status, fault))
+            f.write("%s %s %d %s %s\n" % (self.command, self.path, status, fault,
+                                           self.headers.get("Range", "-")))
 
     def head(self, status, length, extra=()):
         self.send_response(status)
@@ -80,6 +87,16 @@ class H(http.server.BaseHTTPRequestHandler):
         self.head(status, len(data), extra)
         self.wfile.write(data)
         self.note(status, fault)
+
+    def ranged(self, data):
+        """A "bytes=N-" request's part of DATA: (status, body, headers)."""
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes=") and rng.endswith("-") and rng[6:-1].isdigit():
+            start = int(rng[6:-1])
+            if start < len(data):
+                cr = "bytes %d-%d/%d" % (start, len(data) - 1, len(data))
+                return 206, data[start:], [("Content-Range", cr)]
+        return 200, data, []
 
     def do_GET(self):
         ctl = control()
@@ -115,14 +132,25 @@ class H(http.server.BaseHTTPRequestHandler):
             time.sleep(r.get("seconds", 5))
             self.wfile.write(data)
             return self.note(200, f)
-        if f == "trickle":
-            self.head(200, len(data))
+        if f == "ranged":
+            status, data, extra = self.ranged(data)
+            return self.body(status, data, f, extra)
+        if f in ("trickle", "pause"):
+            status, data, extra = self.ranged(data)
+            self.head(status, len(data), extra)
+            if f == "pause":
+                n = r.get("bytes", 1000)
+                self.wfile.write(data[:n])
+                self.wfile.flush()
+                time.sleep(r.get("seconds", 5))
+                self.wfile.write(data[n:])
+                return self.note(status, f)
             step = max(1, r.get("rate", 4096) // 10)
             for i in range(0, len(data), step):
                 self.wfile.write(data[i:i + step])
                 self.wfile.flush()
                 time.sleep(0.1)
-            return self.note(200, f)
+            return self.note(status, f)
         if f == "endless":
             self.head(200, None)
             self.close_connection = True

@@ -169,3 +169,29 @@ chain_sync() {
     mirror_conf "$T/mirrors.d/grafana-$1.mirror" "grafana-$1" "$1" "$UP_URL" "$T/upstream.asc" "$UK"
     check "mirror sync" "$P" mirror sync --root "$REPO" --config "$T/mirrors.d"
 }
+
+# up_keys : the upstream key (UH, UK, $T/upstream.asc) and ours (OH, OURS);
+# sets P.
+# shellcheck disable=SC2034 # the variables are the sourcing test's
+up_keys() {
+    P=$PKGSMITH
+    UH=$T/up-gnupg
+    UK=$(make_key "$UH" 'Upstream <up@example.test>')
+    OH=$T/our-gnupg
+    OURS=$(make_key "$OH" 'Ours <ours@example.test>')
+    gpg --homedir "$UH" --batch --armor --export "$UK" >"$T/upstream.asc" 2>/dev/null
+}
+
+# fault_server DIR ROOT : tests/lib/fault-http.py serving ROOT, its
+# control file DIR/control.json (see faults), port DIR/port, log DIR/log;
+# sets SRV (its PID, for the test's EXIT trap) and URL.
+# shellcheck disable=SC2034 # the variables are the sourcing test's
+fault_server() {
+    mkdir -p "$1"
+    printf '{"root": "%s", "rules": []}\n' "$2" >"$1/control.json"
+    python3 "$top/tests/lib/fault-http.py" "$1/control.json" "$1/port" "$1/log" &
+    SRV=$!
+    _i=0
+    while [ ! -s "$1/port" ] && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+    URL=http://127.0.0.1:$(cat "$1/port" 2>/dev/null)
+}

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ ps_fetch *ps_fetch_new(const ps_fetch_opts *o, ps_error *err)
     ps_fetch *f = ps_zalloc(sizeof *f, err);
     if (f == NULL)
         return NULL;
-    ps_fetch_opts d = {4, 4, 500, 30, 15, 120, 0};
+    ps_fetch_opts d = {4, 4, 500, 60, 15, 120, 0, 1024, 0};
     f->o = o ? *o : d;
     if (f->o.parallel <= 0)
         f->o.parallel = d.parallel;
@@ -64,6 +65,8 @@ ps_fetch *ps_fetch_new(const ps_fetch_opts *o, ps_error *err)
         f->o.connect_timeout_s = d.connect_timeout_s;
     if (f->o.max_retry_after_s <= 0)
         f->o.max_retry_after_s = d.max_retry_after_s;
+    if (f->o.low_speed == 0)
+        f->o.low_speed = d.low_speed;
     f->multi = curl_multi_init();
     if (f->multi == NULL) {
         free(f);
@@ -209,8 +212,15 @@ static ps_code start(xfer *x, struct curl_slist *hdrs, ps_error *err)
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "pkgsmith-mirror/1");
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, f->o.connect_timeout_s);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    /* A floor that means something: at 1 byte/s a sync would hold its
+     * lock for hours without ever tripping a floor of 1 byte/s. */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                     (long)(f->o.low_speed < LONG_MAX ? f->o.low_speed : LONG_MAX));
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, f->o.stall_s);
+    if (f->o.deadline > 0) { /* what is left of it, for this attempt */
+        double left = f->o.deadline - ps_now();
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left > 0.001 ? (long)(left * 1000) : 1L);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     /* Compressed indices must arrive byte for byte as Release hashes them. */
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
@@ -286,6 +296,22 @@ static outcome finish_file(xfer *x, ps_error *err)
     return FAIL;
 }
 
+static int past_deadline(const ps_fetch *f, double t)
+{
+    return f->o.deadline > 0 && t >= f->o.deadline - 0.01;
+}
+
+/* The caller's time limit, not the server, ended the transfer: nothing
+ * is retried, and a file's partial download stays for the next run. */
+static outcome deadline_fail(xfer *x, ps_error *err)
+{
+    x->f->stats.deadline_reached = 1;
+    ps_error_set(err, PS_EIO, "%s: the time limit was reached after %d attempt%s: stopped%s",
+                 x->url, x->attempts, x->attempts == 1 ? "" : "s",
+                 x->file ? " (what arrived is kept for the next run to resume)" : "");
+    return FAIL;
+}
+
 static outcome judge(xfer *x, CURLcode cc, ps_error *err)
 {
     ps_fetch *f = x->f;
@@ -295,6 +321,8 @@ static outcome judge(xfer *x, CURLcode cc, ps_error *err)
     if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
         retry_after = (long)ra;
     int can_retry = x->attempts <= f->o.retries;
+    if (cc != CURLE_OK && past_deadline(f, ps_now()))
+        return deadline_fail(x, err);
     if (x->too_big) {
         ps_error_set(err, PS_EVERIFY, "%s: more than the %llu bytes expected: refused", x->url,
                      (unsigned long long)x->max_size);
@@ -422,6 +450,10 @@ static ps_code reap(run *r, ps_error *err)
             return err ? err->code : PS_EIO;
         if (o == RETRY) {
             schedule_retry(x);
+            if (past_deadline(r->f, x->not_before)) { /* no time left to wait */
+                deadline_fail(x, err);
+                return err ? err->code : PS_EIO;
+            }
             continue;
         }
         x->not_before = -1; /* finished */

@@ -6,6 +6,12 @@
  * backoff, honouring Retry-After; a file download resumes its partial file
  * with a Range request.  Nothing is accepted before its size and SHA-256
  * match what the caller says they must be.
+ *
+ * Two limits keep a slow server from holding a caller for ever: a
+ * transfer slower than low_speed bytes/s for stall_s seconds is aborted
+ * (and retried), and past the deadline every transfer stops for good,
+ * the message naming the URL; a file's partial download stays for the
+ * next run to resume.
  */
 #ifndef PS_FETCH_H
 #define PS_FETCH_H
@@ -18,10 +24,13 @@ typedef struct ps_fetch_opts {
     int parallel;           /* transfers at once; default 4 */
     int retries;            /* attempts after the first; default 4 */
     long backoff_ms;        /* first retry delay, doubled each time; default 500 */
-    long stall_s;           /* abort a transfer that moves < 1 byte/s this long; default 30 */
+    long stall_s;           /* abort a transfer slower than low_speed this long; default 60 */
     long connect_timeout_s; /* default 15 */
     long max_retry_after_s; /* longest Retry-After honoured; default 120 */
     uint64_t rate_limit;    /* bytes per second over all transfers; 0: none */
+    uint64_t low_speed;     /* bytes per second a transfer must keep up; default 1024 */
+    double deadline;        /* ps_now() after which every transfer stops and
+                             * fails (its partial file kept); 0: none */
 } ps_fetch_opts;
 
 typedef struct ps_fetch ps_fetch;
@@ -34,6 +43,7 @@ typedef struct ps_fetch_stats {
     uint64_t requests; /* HTTP requests sent, retries included */
     uint64_t bytes;    /* body bytes received */
     uint64_t retries;
+    int deadline_reached; /* a transfer was stopped by the deadline */
 } ps_fetch_stats;
 ps_fetch_stats ps_fetch_stats_get(const ps_fetch *f);
 

@@ -23,6 +23,12 @@
 #include "ps_fetch.h"
 
 #define PS_MIRROR_DEFAULT_CONFIG "/etc/pkgsmith/mirrors.d"
+/* Why a sync failed, a bounded set (a metrics label): the upstream's
+ * signature or key, its freshness (Date, Valid-Until), a transfer (HTTP,
+ * a time limit), an index (content, hashes, sizes, shrinking), the local
+ * disk (space, writes, locks), the configuration. */
+#define PS_MIRROR_REASONS {"signature", "freshness", "transfer", "index", "disk", "config"}
+#define PS_MIRROR_NREASONS 6
 
 typedef struct ps_mirror_conf ps_mirror_conf;
 typedef struct ps_mirror_set ps_mirror_set;
@@ -48,13 +54,23 @@ typedef struct ps_mirror_opts {
     uint64_t rate_limit;     /* bytes/s; 0: the mirror's Rate-Limit */
     long retry_backoff_ms;   /* 0: the default */
     int retries;             /* 0: the default (4); < 0: none */
-    ps_fetch_progress_cb progress;
+    long timeout;            /* seconds a sync may take; 0: the mirror's Timeout */
+    int dry_run;             /* verify and report (on_change), change nothing */
+    /* The downloads of mirror C (as ps_fetch_progress_cb). */
+    void (*progress)(void *ud, const ps_mirror_conf *c, size_t files_done, size_t files_total,
+                     uint64_t bytes_done, uint64_t bytes_total);
     void *progress_ud;
+    /* Dry run: called for every package that would be fetched or removed. */
+    void (*on_change)(void *ud, const ps_mirror_conf *c, const char *action,
+                      const char *name, const char *version, const char *arch,
+                      uint64_t size);
+    void *change_ud;
 } ps_mirror_opts;
 
 typedef struct ps_mirror_result {
-    int unchanged;            /* upstream answered 304: nothing else was done */
-    int published;            /* a new generation was published */
+    int unchanged;            /* upstream answered 304, or sent the signed file
+                               * last accepted: nothing else was done */
+    int published;            /* a new generation was published (dry run: would be) */
     long generation;          /* the repository's current generation */
     size_t upstream_entries;  /* packages listed upstream (before filtering) */
     size_t selected;          /* packages the mirror holds now */
@@ -73,6 +89,11 @@ typedef struct ps_mirror_result {
  * sync of the same mirror waits O->wait_seconds, then fails PS_EBUSY). */
 ps_code ps_mirror_sync(const ps_mirror_conf *c, const ps_mirror_opts *o,
                        ps_mirror_result *out, ps_error *err);
+/* Syncs the N mirrors of LIST (OUT[i], ERRS[i] for each) and publishes
+ * one generation holding every mirror that changed; a mirror that fails
+ * contributes nothing.  Returns the first failure's code, or PS_OK. */
+ps_code ps_mirror_sync_all(const ps_mirror_conf *const *list, size_t n,
+                           const ps_mirror_opts *o, ps_mirror_result *out, ps_error *errs);
 
 /* What `pkgsmith mirror status` shows (from ROOT/mirrors/NAME/state). */
 typedef struct ps_mirror_status {
@@ -80,7 +101,10 @@ typedef struct ps_mirror_status {
     long last_attempt, last_success; /* Unix times, 0: never */
     double last_duration;
     char last_error[512];
+    char last_failure[16];     /* why the last sync failed: one of
+                                * PS_MIRROR_REASONS; "" when it succeeded */
     char upstream_date[64], upstream_valid_until[64];
+    long upstream_date_ts, upstream_valid_until_ts; /* Unix times, 0: none */
     char signer[41];
     size_t packages, upstream_entries;
     long generation;

@@ -43,10 +43,21 @@ static ps_code get(ps_sync *s, const char *rel_path, const char *suite, int cond
     char *ke = key_of("ETag", suite), *kl = key_of("Last-Modified", suite);
     ps_code rc = url && ke && kl ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
-        rc = ps_fetch_get(s->fetch, url, cond ? ps_kv_get(&s->state, ke) : NULL,
-                          cond ? ps_kv_get(&s->state, kl) : NULL, RELEASE_MAX, out, err);
+        rc = ps_mirror_get(s, url, cond ? ps_kv_get(&s->state, ke) : NULL,
+                           cond ? ps_kv_get(&s->state, kl) : NULL, RELEASE_MAX, out, err);
     free(url), free(ke), free(kl);
     return rc;
+}
+
+/* A 304, or the very bytes last accepted (a server without validators). */
+static int not_modified(ps_sync *s, const rel *r, const ps_fetch_response *resp, int cond)
+{
+    if (resp->status != 200)
+        return resp->status == 304;
+    char *k = key_of("Signed-SHA256", r->suite);
+    int same = k && ps_mirror_seen(s, k, &resp->body) && cond;
+    free(k);
+    return same;
 }
 
 /* InRelease first; Release + Release.gpg when upstream has no InRelease. */
@@ -57,7 +68,7 @@ static ps_code fetch_release(ps_sync *s, rel *r, int cond, ps_error *err)
     snprintf(plain, sizeof plain, "dists/%s/Release", r->suite);
     snprintf(sig, sizeof sig, "dists/%s/Release.gpg", r->suite);
     ps_code rc = get(s, in, r->suite, cond, &r->inrelease, err);
-    if (rc == PS_OK && r->inrelease.status == 304) {
+    if (rc == PS_OK && not_modified(s, r, &r->inrelease, cond)) {
         r->not_modified = 1;
         return PS_OK;
     }
@@ -65,7 +76,7 @@ static ps_code fetch_release(ps_sync *s, rel *r, int cond, ps_error *err)
     /* With InRelease, Release is fetched only to check that they agree. */
     if (rc == PS_OK)
         rc = get(s, plain, r->suite, cond && !have_in, &r->release, err);
-    if (rc == PS_OK && !have_in && r->release.status == 304) {
+    if (rc == PS_OK && !have_in && not_modified(s, r, &r->release, cond)) {
         r->not_modified = 1;
         return PS_OK;
     }
@@ -73,8 +84,10 @@ static ps_code fetch_release(ps_sync *s, rel *r, int cond, ps_error *err)
         rc = get(s, sig, r->suite, 0, &r->sig, err);
     if (rc == PS_OK && !have_in && (r->release.status != 200 || r->sig.status != 200)) {
         char *url = ps_mirror_url(s, in);
-        rc = ps_error_set(err, PS_EINPUT, "%s: not found, and neither is a Release with a "
-                          "Release.gpg next to it", url ? url : in);
+        rc = ps_mirror_blame(s, "transfer",
+                             ps_error_set(err, PS_EINPUT, "%s: not found, and neither is a "
+                                          "Release with a Release.gpg next to it",
+                                          url ? url : in));
         free(url);
     }
     return rc;
@@ -618,7 +631,7 @@ static ps_code apt_select(ps_sync *s, ps_error *err)
     for (size_t i = 0; rc == PS_OK && i < nr; i++) {
         rc = verify_release(s, &r[i], err);
         if (rc == PS_OK)
-            rc = check_freshness(s, &r[i], err);
+            rc = ps_mirror_blame(s, "freshness", check_freshness(s, &r[i], err));
         if (rc == PS_OK)
             rc = keep_release(s, &r[i], err);
     }

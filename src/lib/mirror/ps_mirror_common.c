@@ -23,6 +23,31 @@ char *ps_mirror_url(const ps_sync *s, const char *rel)
     return ps_strdupf("%s/%s", s->base, rel);
 }
 
+ps_code ps_mirror_blame(ps_sync *s, const char *reason, ps_code rc)
+{
+    if (rc != PS_OK && s->reason == NULL)
+        s->reason = reason;
+    return rc;
+}
+
+ps_code ps_mirror_get(ps_sync *s, const char *url, const char *etag, const char *last_modified,
+                      uint64_t max_size, ps_fetch_response *out, ps_error *err)
+{
+    ps_code rc = ps_fetch_get(s->fetch, url, etag, last_modified, max_size, out, err);
+    return ps_mirror_blame(s, rc == PS_EVERIFY ? "index" : "transfer", rc);
+}
+
+int ps_mirror_seen(ps_sync *s, const char *key, const ps_buf *body)
+{
+    ps_hashes h;
+    if (ps_hashes_of_mem(body->data ? (const void *)body->data : "", body->len, &h, NULL) !=
+        PS_OK)
+        return 0;
+    const char *last = ps_kv_get(&s->state, key);
+    int same = s->conditional && last && strcmp(last, h.sha256) == 0;
+    return ps_kv_set(&s->next, key, h.sha256, NULL) == PS_OK && same;
+}
+
 /* ---- signatures and freshness --------------------------------------- */
 
 ps_code ps_mirror_verifier(ps_sync *s, ps_error *err)
@@ -35,7 +60,7 @@ ps_code ps_mirror_verifier(ps_sync *s, ps_error *err)
         rc = ps_verifier_import_file(s->verifier, s->c->key_files.v[i], err);
     for (size_t i = 0; rc == PS_OK && i < s->c->fprs.n; i++)
         rc = ps_verifier_pin(s->verifier, s->c->fprs.v[i], err);
-    return rc;
+    return ps_mirror_blame(s, "config", rc);
 }
 
 int ps_mirror_pinned(const ps_mirror_conf *c, const char *fpr)
@@ -67,11 +92,11 @@ ps_code ps_mirror_verify(ps_sync *s, const ps_buf *data, const ps_buf *sig, ps_b
     }
     if (rc == PS_OK)
         snprintf(s->res->signer, sizeof s->res->signer, "%s", fpr);
-    return rc;
+    return ps_mirror_blame(s, "signature", rc);
 }
 
-ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, const char *name,
-                             ps_error *err)
+static ps_code check_date(ps_sync *s, const char *key, const char *date, const char *name,
+                          ps_error *err)
 {
     time_t t = date ? curl_getdate(date, NULL) : -1;
     if (t < 0)
@@ -106,6 +131,12 @@ ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, cons
     char v[32];
     snprintf(v, sizeof v, "%ld", (long)t);
     return ps_kv_set(&s->next, key, v, err);
+}
+
+ps_code ps_mirror_check_date(ps_sync *s, const char *key, const char *date, const char *name,
+                             ps_error *err)
+{
+    return ps_mirror_blame(s, "freshness", check_date(s, key, date, name, err));
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -195,14 +226,15 @@ ps_code ps_mirror_unpack(ps_sync *s, const char *src, const char *dst, const ps_
 static void on_progress(void *ud, size_t fd, size_t ft, uint64_t bd, uint64_t bt)
 {
     const ps_sync *s = ud;
-    s->o->progress(s->o->progress_ud, fd, ft, bd, bt);
+    s->o->progress(s->o->progress_ud, s->c, fd, ft, bd, bt);
 }
 
 ps_code ps_mirror_fetch_files(ps_sync *s, const ps_fetch_file *files, size_t n, int progress,
                               ps_error *err)
 {
     int cb = progress && s->o->progress;
-    return ps_fetch_files(s->fetch, files, n, cb ? on_progress : NULL, s, err);
+    ps_code rc = ps_fetch_files(s->fetch, files, n, cb ? on_progress : NULL, s, err);
+    return ps_mirror_blame(s, rc == PS_EVERIFY ? "index" : "transfer", rc);
 }
 
 ps_code ps_mirror_keep_provenance(ps_sync *s, const char *name, const void *data, size_t len,

@@ -10,7 +10,9 @@ typedef struct ps_sync {
     const ps_mirror_conf *c;
     const ps_mirror_opts *o;
     ps_mirror_result *res;
-    char *dir;        /* ROOT/mirrors/NAME */
+    char *home;       /* ROOT/mirrors/NAME: state, lock */
+    char *dir;        /* the caches: HOME, or a scratch directory for a dry run */
+    const char *reason; /* why the sync failed (PS_MIRROR_REASONS), once known */
     ps_kv state, next; /* as last accepted; what this sync will record */
     ps_fetch *fetch;
     ps_verifier *verifier;
@@ -20,6 +22,18 @@ typedef struct ps_sync {
     ps_kv resigned, resigned_next; /* upstream SHA-256 -> ours, after re-signing */
 } ps_sync;
 
+/* Returns RC; a failure (the first) is put down to REASON, one of
+ * PS_MIRROR_REASONS. */
+ps_code ps_mirror_blame(ps_sync *s, const char *reason, ps_code rc);
+/* GETs the signed file at URL (conditional with ETAG / LAST_MODIFIED). */
+ps_code ps_mirror_get(ps_sync *s, const char *url, const char *etag, const char *last_modified,
+                      uint64_t max_size, ps_fetch_response *out, ps_error *err);
+/* Whether BODY, a signed file as fetched, is byte for byte the one the
+ * last successful sync accepted (its SHA-256 under KEY in the state), when
+ * the configuration is unchanged too.  Records BODY's digest for the next
+ * sync either way: against a server without validators (no ETag, no
+ * Last-Modified) this comparison is what keeps a no-op sync to one GET. */
+int ps_mirror_seen(ps_sync *s, const char *key, const ps_buf *body);
 /* The verifier holding the Signed-By keys (made on first use). */
 ps_code ps_mirror_verifier(ps_sync *s, ps_error *err);
 /* Whether FPR is one of C's pinned fingerprints (all are, if none is). */

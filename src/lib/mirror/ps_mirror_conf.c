@@ -16,8 +16,7 @@ static const char *const FIELDS[] = {
     "Name", "Type", "URIs", "Suites", "Components", "Architectures", "Signed-By", "Include",
     "Exclude", "Keep-Versions", "Follow-Dependencies", "Max-Shrink", "Target", "Connections",
     "Rate-Limit", "Max-Index-Size", "Max-Index-Unpacked-Size", "Max-File-Size", "Resign-Packages",
-    "Max-Clock-Skew",
-    NULL};
+    "Max-Clock-Skew", "Low-Speed-Limit", "Low-Speed-Time", "Timeout", NULL};
 
 typedef struct src {
     const ps_deb822 *d;
@@ -195,6 +194,23 @@ static ps_code lists(const src *s, ps_mirror_conf *c, ps_error *err)
     return rc;
 }
 
+/* A transfer slower than Low-Speed-Limit for Low-Speed-Time seconds is
+ * aborted (and retried); a sync still running after Timeout seconds
+ * stops, publishing nothing. */
+static ps_code transfer_limits(const src *s, ps_mirror_conf *c, ps_error *err)
+{
+    long t = 0, deadline = 0;
+    ps_code rc = size_value(s, "Low-Speed-Limit", 1024, &c->low_speed, err);
+    if (rc == PS_OK && c->low_speed == 0)
+        rc = bad(s, "Low-Speed-Limit", err, "want a size of at least 1 (bytes per second)");
+    if (rc == PS_OK)
+        rc = int_value(s, "Low-Speed-Time", 60, 1, 86400, &t, err);
+    if (rc == PS_OK)
+        rc = int_value(s, "Timeout", 0, 0, 7L * 86400, &deadline, err);
+    c->low_speed_time = t, c->timeout = deadline;
+    return rc;
+}
+
 static ps_code numbers(const src *s, ps_mirror_conf *c, ps_error *err)
 {
     long keep = 0, shrink = 0, conns = 0, skew = 0; /* read below even on an error */
@@ -213,6 +229,8 @@ static ps_code numbers(const src *s, ps_mirror_conf *c, ps_error *err)
         rc = size_value(s, "Max-Index-Unpacked-Size", 2048ULL << 20, &c->max_index_unpacked, err);
     if (rc == PS_OK)
         rc = size_value(s, "Max-File-Size", 4096ULL << 20, &c->max_file, err);
+    if (rc == PS_OK)
+        rc = transfer_limits(s, c, err);
     c->keep = (int)keep, c->max_shrink = (double)shrink, c->connections = (int)conns;
     c->max_skew = skew;
     const char *f = ps_deb822_get(s->d, 0, "Follow-Dependencies");

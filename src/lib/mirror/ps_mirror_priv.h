@@ -27,6 +27,9 @@ struct ps_mirror_conf {
     int connections;
     uint64_t rate_limit;
     uint64_t max_index, max_index_unpacked, max_file;
+    uint64_t low_speed;             /* Low-Speed-Limit, bytes/s */
+    long low_speed_time;            /* Low-Speed-Time, seconds */
+    long timeout;                   /* Timeout: seconds a sync may take; 0: none */
     char digest[65];                /* of the file: a changed config syncs in full */
 };
 

@@ -56,19 +56,25 @@ static ps_code fetch_repomd(ps_sync *s, md *m, ps_error *err)
     m->url = ps_mirror_url(s, "repodata/repomd.xml");
     ps_code rc = asc && m->url ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
-        rc = ps_fetch_get(s->fetch, m->url,
-                          s->conditional ? ps_kv_get(&s->state, "ETag-repomd") : NULL,
-                          s->conditional ? ps_kv_get(&s->state, "Last-Modified-repomd") : NULL,
-                          REPOMD_MAX, &m->xml, err);
-    if (rc == PS_OK && m->xml.status == 304)
+        rc = ps_mirror_get(s, m->url,
+                           s->conditional ? ps_kv_get(&s->state, "ETag-repomd") : NULL,
+                           s->conditional ? ps_kv_get(&s->state, "Last-Modified-repomd") : NULL,
+                           REPOMD_MAX, &m->xml, err);
+    /* A 304, or the very bytes last accepted (a server without validators). */
+    if (rc == PS_OK && (m->xml.status == 304 ||
+                        (m->xml.status == 200 &&
+                         ps_mirror_seen(s, "Signed-SHA256-repomd", &m->xml.body))))
         s->res->unchanged = 1;
     else if (rc == PS_OK && m->xml.status != 200)
-        rc = ps_error_set(err, PS_EINPUT, "%s: HTTP %ld", m->url, m->xml.status);
+        rc = ps_mirror_blame(s, "transfer", ps_error_set(err, PS_EINPUT, "%s: HTTP %ld", m->url,
+                                                         m->xml.status));
     if (rc == PS_OK && !s->res->unchanged)
-        rc = ps_fetch_get(s->fetch, asc, NULL, NULL, 1u << 20, &m->asc, err);
+        rc = ps_mirror_get(s, asc, NULL, NULL, 1u << 20, &m->asc, err);
     if (rc == PS_OK && !s->res->unchanged && m->asc.status != 200)
-        rc = ps_error_set(err, PS_EVERIFY, "%s: HTTP %ld: an unsigned repomd.xml is refused",
-                          asc, m->asc.status);
+        rc = ps_mirror_blame(s, "signature",
+                             ps_error_set(err, PS_EVERIFY,
+                                          "%s: HTTP %ld: an unsigned repomd.xml is refused", asc,
+                                          m->asc.status));
     free(asc);
     return rc;
 }
@@ -449,7 +455,7 @@ static ps_code rpm_select(ps_sync *s, ps_error *err)
         if (rc == PS_OK)
             rc = parse_repomd(s, &m, err);
         if (rc == PS_OK)
-            rc = check_freshness(s, &m, err);
+            rc = ps_mirror_blame(s, "freshness", check_freshness(s, &m, err));
         if (rc == PS_OK)
             rc = keep_repomd(s, &m, err);
         if (rc == PS_OK)

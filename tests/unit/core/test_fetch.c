@@ -143,7 +143,7 @@ static void test_rate_limit(void **state)
         usleep(50000);
     assert_int_equal(ps_file_read(portfile, &port, &x->err), PS_OK);
     char *url = ps_strdupf("http://127.0.0.1:%s/big", (char *)port.data);
-    ps_fetch_opts o = {1, 0, 0, 0, 0, 0, 256 * 1024};
+    ps_fetch_opts o = {1, 0, 0, 0, 0, 0, 256 * 1024, 0, 0};
     x->f = ps_fetch_new(&o, &x->err);
     ps_fetch_file ff = {url, x->dst, n, x->sha, NULL};
     time_t t0 = time(NULL);
