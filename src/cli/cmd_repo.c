@@ -136,7 +136,7 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith repo init --root /srv/repo --key \"$FPR\" --url http://repo.example.com\n"
     "    pkgsmith repo add --root /srv/repo out/*.deb out/*.rpm\n"
     "    pkgsmith repo publish --root /srv/repo && pkgsmith repo verify --root /srv/repo\n",
-    0};
+    1};
 
 static int fail(const ps_error *err, int json)
 {

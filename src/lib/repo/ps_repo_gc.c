@@ -365,8 +365,10 @@ static int same_group(const ps_entry *x, const ps_entry *y)
            strcmp(x->name, y->name) == 0 && strcmp(x->arch, y->arch) == 0;
 }
 
-/* Marks (by freeing their kind) the hand-added entries beyond Keep-Versions. */
-static ps_code retain_mark(ps_repo *r, ps_entry **v, size_t n, ps_strv *retired, ps_error *err)
+/* Marks in GONE (indexed as R's working set) the hand-added entries
+ * beyond Keep-Versions; V is them sorted by retain_cmp. */
+static ps_code retain_mark(ps_repo *r, ps_entry **v, size_t n, unsigned char *gone,
+                           ps_strv *retired, ps_error *err)
 {
     ps_code rc = PS_OK;
     long keep = 0, rank = 0;
@@ -375,10 +377,10 @@ static ps_code retain_mark(ps_repo *r, ps_entry **v, size_t n, ps_strv *retired,
             rank = 0;
             rc = ps_repo_keep_versions(r, v[i]->kind, v[i]->target, &keep, err);
         }
-        if (rc == PS_OK && keep > 0 && ++rank > keep)
+        if (rc == PS_OK && keep > 0 && ++rank > keep) {
             rc = ps_strv_add(retired, v[i]->sha256, err);
-        if (rc == PS_OK && keep > 0 && rank > keep)
-            free(v[i]->kind), v[i]->kind = NULL;
+            gone[v[i] - r->db.v] = 1;
+        }
     }
     return rc;
 }
@@ -390,24 +392,28 @@ ps_code ps_repo_retain(ps_repo *r, ps_strv *retired, ps_error *err)
     if (rc != PS_OK || ps_repo_conf_get(r, "Keep-Versions") == NULL || r->db.n == 0)
         return rc;
     ps_entry **v = calloc(r->db.n, sizeof *v);
+    unsigned char *gone = calloc(r->db.n, 1);
     size_t n = 0, before = retired->n;
-    if (v == NULL)
+    if (v == NULL || gone == NULL) {
+        free(v), free(gone);
         return ps_error_set(err, PS_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < r->db.n; i++)
         if (r->db.v[i].source == NULL || strcmp(r->db.v[i].source, "-") == 0)
             v[n++] = &r->db.v[i];
     qsort(v, n, sizeof *v, retain_cmp);
-    rc = retain_mark(r, v, n, retired, err);
+    rc = retain_mark(r, v, n, gone, retired, err);
     free(v);
     size_t kept = 0;
     for (size_t i = 0; i < r->db.n; i++) {
-        if (r->db.v[i].kind == NULL) {
+        if (rc == PS_OK && gone[i]) {
             ps_entry_free(&r->db.v[i]);
             continue;
         }
         r->db.v[kept++] = r->db.v[i];
     }
     r->db.n = kept;
+    free(gone);
     char *db = rc == PS_OK && retired->n > before ? ps_repo_path(r, "db/packages") : NULL;
     if (db)
         rc = ps_entries_save(db, &r->db, err);
