@@ -55,11 +55,11 @@ check "gc removed the leftover" test ! -e "$junk"
 check "the snapshot's pool files survive gc" sh -c "ls '$R'/pool/*/*/alloy-journal-loki_1.0~rc1-1_all.deb >/dev/null"
 check "publish --unpin --suite staging" "$P" repo publish --root "$R" --unpin --suite staging
 check "snapshot drop rc1" "$P" repo snapshot drop --root "$R" rc1
-for i in 1 2 3 4 5; do "$P" repo publish --root "$R" >/dev/null; done
+for _ in 1 2 3 4 5; do "$P" repo publish --root "$R" >/dev/null; done
 check_fails "after rc1 is dropped and its generations pruned, gc finds nothing more (publish collected it)" 0 '"files":\[\],"bytes":0' "$P" repo gc --root "$R" --json
 check "v1.0 (which holds 1.0~rc1 too) keeps its files" sh -c "ls '$R'/pool/*/*/alloy-journal-loki_1.0-1_all.deb '$R'/pool/*/*/alloy-journal-loki_1.0~rc1-1_all.deb >/dev/null"
 check "snapshot drop v1.0 once prod is unpinned" sh -c "'$P' repo publish --root '$R' --unpin --suite prod >/dev/null && '$P' repo snapshot drop --root '$R' v1.0"
-for i in 1 2 3 4 5; do "$P" repo publish --root "$R" >/dev/null; done
+for _ in 1 2 3 4 5; do "$P" repo publish --root "$R" >/dev/null; done
 check "then nothing references 1.0~rc1 and publish collected it" sh -c "! ls '$R'/pool/*/*/alloy-journal-loki_1.0~rc1-1_all.deb 2>/dev/null"
 
 # ---- retention -----------------------------------------------------------
