@@ -419,11 +419,15 @@ size_t ps_repo_count(const ps_repo *r)
     return r->db.n;
 }
 
-ps_repo_pkg ps_repo_pkg_at(const ps_repo *r, size_t i)
+ps_repo_pkg ps_entry_view(const ps_entry *x)
 {
-    const ps_entry *x = &r->db.v[i];
     return (ps_repo_pkg){x->kind, x->target, x->name, x->version, x->arch, x->sha256, x->href,
                          x->size, x->source};
+}
+
+ps_repo_pkg ps_repo_pkg_at(const ps_repo *r, size_t i)
+{
+    return ps_entry_view(&r->db.v[i]);
 }
 
 /* ---- add ----------------------------------------------------------- */

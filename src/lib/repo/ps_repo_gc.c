@@ -349,20 +349,8 @@ static int version_cmp(const char *kind, const char *a, const char *b)
 static int retain_cmp(const void *pa, const void *pb)
 {
     const ps_entry *x = *(const ps_entry *const *)pa, *y = *(const ps_entry *const *)pb;
-    int c = strcmp(x->kind, y->kind);
-    if (c == 0)
-        c = strcmp(x->target, y->target);
-    if (c == 0)
-        c = strcmp(x->name, y->name);
-    if (c == 0)
-        c = strcmp(x->arch, y->arch);
+    int c = ps_entry_group_cmp(x, y);
     return c ? c : -version_cmp(x->kind, x->version, y->version);
-}
-
-static int same_group(const ps_entry *x, const ps_entry *y)
-{
-    return strcmp(x->kind, y->kind) == 0 && strcmp(x->target, y->target) == 0 &&
-           strcmp(x->name, y->name) == 0 && strcmp(x->arch, y->arch) == 0;
 }
 
 /* Marks in GONE (indexed as R's working set) the hand-added entries
@@ -373,7 +361,7 @@ static ps_code retain_mark(ps_repo *r, ps_entry **v, size_t n, unsigned char *go
     ps_code rc = PS_OK;
     long keep = 0, rank = 0;
     for (size_t i = 0; rc == PS_OK && i < n; i++) {
-        if (i == 0 || !same_group(v[i - 1], v[i])) {
+        if (i == 0 || ps_entry_group_cmp(v[i - 1], v[i]) != 0) {
             rank = 0;
             rc = ps_repo_keep_versions(r, v[i]->kind, v[i]->target, &keep, err);
         }

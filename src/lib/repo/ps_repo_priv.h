@@ -36,6 +36,11 @@ ps_code ps_entries_push(ps_entries *e, ps_entry *x, ps_error *err);
 ps_code ps_entries_load(const char *path, ps_entries *out, ps_error *err);
 ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err);
 void ps_entries_sort(ps_entries *e);
+/* X as the public ps_repo_pkg (borrowing its strings). */
+ps_repo_pkg ps_entry_view(const ps_entry *x);
+/* By kind, target, name and arch: the group that Keep-Versions counts
+ * in and that a diff reports (ps_repo_snapshot.c). */
+int ps_entry_group_cmp(const ps_entry *x, const ps_entry *y);
 
 /* "ROOT/REL" (malloc'd). */
 char *ps_repo_path(const ps_repo *r, const char *rel);

@@ -386,9 +386,7 @@ size_t ps_repo_set_count(const ps_repo_set *s)
 
 ps_repo_pkg ps_repo_set_at(const ps_repo_set *s, size_t i)
 {
-    const ps_entry *x = &s->e.v[i];
-    return (ps_repo_pkg){x->kind, x->target, x->name, x->version, x->arch, x->sha256, x->href,
-                         x->size, x->source};
+    return ps_entry_view(&s->e.v[i]);
 }
 
 void ps_repo_set_free(ps_repo_set *s)
@@ -401,8 +399,7 @@ void ps_repo_set_free(ps_repo_set *s)
 
 /* ---- diff ---------------------------------------------------------- */
 
-/* The group a difference is reported for: kind, target, name, arch. */
-static int group_cmp(const ps_entry *x, const ps_entry *y)
+int ps_entry_group_cmp(const ps_entry *x, const ps_entry *y)
 {
     int c = strcmp(x->kind, y->kind);
     if (c == 0)
@@ -417,7 +414,7 @@ static int group_cmp(const ps_entry *x, const ps_entry *y)
 static int entry_group_cmp(const void *a, const void *b)
 {
     const ps_entry *x = a, *y = b;
-    int c = group_cmp(x, y);
+    int c = ps_entry_group_cmp(x, y);
     return c ? c : strcmp(x->version, y->version);
 }
 
@@ -425,7 +422,7 @@ static int entry_group_cmp(const void *a, const void *b)
 static size_t group_len(const ps_entries *e, size_t i)
 {
     size_t j = i + 1;
-    while (j < e->n && group_cmp(&e->v[i], &e->v[j]) == 0)
+    while (j < e->n && ps_entry_group_cmp(&e->v[i], &e->v[j]) == 0)
         j++;
     return j - i;
 }
@@ -477,7 +474,7 @@ ps_code ps_repo_diff_sets(const ps_repo_set *sa, const ps_repo_set *sb, ps_repo_
     size_t i = 0, j = 0;
     ps_code rc = PS_OK;
     while (rc == PS_OK && (i < a->n || j < b->n)) {
-        int c = i >= a->n ? 1 : j >= b->n ? -1 : group_cmp(&a->v[i], &b->v[j]);
+        int c = i >= a->n ? 1 : j >= b->n ? -1 : ps_entry_group_cmp(&a->v[i], &b->v[j]);
         size_t na = c <= 0 ? group_len(a, i) : 0, nb = c >= 0 ? group_len(b, j) : 0;
         if (c < 0)
             rc = diff_push(out, PS_CHANGE_REMOVED, &a->v[i], na, NULL, 0, err);
