@@ -204,7 +204,9 @@ static ps_code spec_file(client *c)
 
 static ps_code key_file(client *c)
 {
-    ps_signer *s = ps_signer_new(ps_repo_gnupg_home(c->r), ps_repo_key(c->r), c->err);
+    /* Every Signing-Key: during a rotation clients must trust both. */
+    ps_signer *s = ps_signer_new(ps_repo_gnupg_home(c->r), ps_repo_conf_get(c->r, "Signing-Key"),
+                                 c->err);
     ps_buf key = {0};
     char rel[512];
     snprintf(rel, sizeof rel, "files/%s-archive-keyring.asc", c->org);
