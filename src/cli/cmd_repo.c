@@ -8,11 +8,15 @@
 #include "cli.h"
 #include "ps_build.h"
 #include "ps_repo.h"
+#include "ps_repo_gc.h"
+#include "ps_repo_snapshot.h"
 
 
 typedef struct opts {
     const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
     const char *from, *to, *settings; /* promote; client-package */
+    const char *snapshot; /* publish --snapshot */
+    int dry_run, unpin;
     ps_strv suites, components, archs, rpm_repos;
     long valid_days, keep, wait;
     long gen; /* rollback, verify: the GEN operand (0: none given) */
@@ -69,6 +73,13 @@ static const ps_opt OPTS[] = {
      "lines), installed as /usr/share/alloy-journal-loki/\n"
      "environment.d/ORG.conf",
      offsetof(opts, settings), 0, 0},
+    {"snapshot", 0, PS_OPT_STRING, "NAME",
+     "publish: serve snapshot NAME under --suite S (and the rpm\n"
+     "repo S) from now on", offsetof(opts, snapshot), 0, 0},
+    {"unpin", 0, PS_OPT_FLAG, NULL, "publish: serve the working set under --suite S again",
+     offsetof(opts, unpin), 0, 0},
+    {"dry-run", 0, PS_OPT_FLAG, NULL, "gc: list what would be removed, with sizes; remove nothing",
+     offsetof(opts, dry_run), 0, 0},
     PS_OPT_END};
 
 static const ps_cli_spec SPEC = {
@@ -82,6 +93,10 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith repo list\n"
     "    pkgsmith repo publish\n"
     "    pkgsmith repo promote --from S --to S [NAME[=VERSION]...]\n"
+    "    pkgsmith repo publish [--suite S --snapshot NAME | --suite S --unpin]\n"
+    "    pkgsmith repo snapshot create|show|drop NAME | list | diff A B\n"
+    "    pkgsmith repo diff GEN-A GEN-B\n"
+    "    pkgsmith repo gc [--dry-run]\n"
     "    pkgsmith repo generations\n"
     "    pkgsmith repo rollback [GEN]\n"
     "    pkgsmith repo verify [GEN]\n"
@@ -122,6 +137,23 @@ static const ps_cli_spec SPEC = {
     "    verify checks every signature and hash of a generation against the\n"
     "    Signing-Key and names the first file that does not match.\n"
     "\n"
+    "    snapshot create pins the working set as NAME (ROOT/snapshots/);\n"
+    "    publish --snapshot NAME --suite S serves it under suite S (and the rpm\n"
+    "    repo S) at this and every later publish, until --unpin.  A snapshot\n"
+    "    that a suite serves cannot be dropped.  diff lists the packages added,\n"
+    "    removed and changed (other versions or bytes) per name and\n"
+    "    architecture between two snapshots or two generations.\n"
+    "\n"
+    "    gc removes the pool/ and meta/ files that neither the working set, a\n"
+    "    kept generation nor a snapshot names (left by removed packages,\n"
+    "    dropped snapshots, refused or crashed adds); publish removes at once\n"
+    "    what its own pruning and Keep-Versions retired.  Keep-Versions: N (or\n"
+    "    SUITE=N, RPM-REPO=N) in repo.conf keeps the newest N versions of each\n"
+    "    added name and architecture, by dpkg's or rpm's version order.\n"
+    "    Signing-Key may list several fingerprints (a key rotation): each\n"
+    "    signs InRelease, Release.gpg and repomd.xml.asc, and the client\n"
+    "    package ships them all.\n"
+    "\n"
     "    client-package builds ORG-repo (.deb and .rpm, signed) that installs\n"
     "    the public key, a deb822 .sources file (Signed-By) and a yum .repo\n"
     "    file (gpgcheck=1, repo_gpgcheck=1, metadata_expire=1h) pointing at\n"
@@ -139,7 +171,7 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith repo init --root /srv/repo --key \"$FPR\" --url http://repo.example.com\n"
     "    pkgsmith repo add --root /srv/repo out/*.deb out/*.rpm\n"
     "    pkgsmith repo publish --root /srv/repo && pkgsmith repo verify --root /srv/repo\n",
-    0};
+    1};
 
 static int fail(const ps_error *err, int json)
 {
@@ -267,17 +299,28 @@ static ps_code do_list(opts *o, ps_repo *r, ps_error *err)
 static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
 {
     ps_repo_published p;
+    if ((o->snapshot || o->unpin) && o->suites.n != 1)
+        return ps_error_set(err, PS_EINPUT, "--snapshot and --unpin need one --suite S");
+    if (o->snapshot && o->unpin)
+        return ps_error_set(err, PS_EINPUT, "--snapshot and --unpin exclude each other");
+    if ((o->snapshot || o->unpin) && ps_repo_pin(r, o->suites.v[0], o->snapshot, err) != PS_OK)
+        return err->code;
     if (ps_repo_publish(r, &p, err) != PS_OK)
         return err->code;
     if (o->json) {
-        printf("{\"ok\":true,\"generation\":%ld,\"packages\":%zu,\"pruned\":%zu", p.generation,
-               p.packages, p.pruned);
+        printf("{\"ok\":true,\"generation\":%ld,\"packages\":%zu,\"pruned\":%zu,"
+               "\"retired\":%zu,\"keys\":%zu", p.generation, p.packages, p.pruned, p.retired,
+               p.nkeys);
         json_kv("date", p.date, 1), json_kv("valid_until", p.valid_until, 1);
         json_kv("signed_by", p.fpr, 1);
         printf("}\n");
     } else {
-        printf("published generation %ld: %zu packages, signed by %s, valid until %s\n",
-               p.generation, p.packages, p.fpr, p.valid_until);
+        printf("published generation %ld: %zu packages, signed by %s%s, valid until %s\n",
+               p.generation, p.packages, p.fpr, p.nkeys > 1 ? " and the other Signing-Keys" : "",
+               p.valid_until);
+        if (p.retired)
+            printf("Keep-Versions retired %zu older package version%s\n", p.retired,
+                   p.retired == 1 ? "" : "s");
     }
     return PS_OK;
 }
@@ -374,6 +417,176 @@ static ps_code do_client(opts *o, ps_repo *r, ps_error *err)
     return rc;
 }
 
+/* ---- snapshots, diff, gc -------------------------------------------- */
+
+static void print_set(const opts *o, const ps_repo_set *set)
+{
+    if (o->json)
+        printf("{\"ok\":true,\"packages\":[");
+    for (size_t i = 0; i < ps_repo_set_count(set); i++) {
+        ps_repo_pkg p = ps_repo_set_at(set, i);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            json_kv("kind", p.kind, 0), json_kv("target", p.target, 1);
+            json_kv("name", p.name, 1), json_kv("version", p.version, 1);
+            json_kv("arch", p.arch, 1), json_kv("sha256", p.sha256, 1);
+            printf(",\"size\":%llu}", (unsigned long long)p.size);
+        } else {
+            printf("%-3s %-14s %-30s %-20s %s\n", p.kind, p.target, p.name, p.version, p.arch);
+        }
+    }
+    if (o->json)
+        printf("]}\n");
+}
+
+static void print_diff(const opts *o, const ps_repo_diff *d)
+{
+    static const char *const what[] = {"added", "removed", "changed"};
+    if (o->json)
+        printf("{\"ok\":true,\"changes\":[");
+    for (size_t i = 0; i < d->n; i++) {
+        const ps_repo_change *c = &d->v[i];
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            json_kv("change", what[c->change], 0), json_kv("kind", c->kind, 1);
+            json_kv("target", c->target, 1), json_kv("name", c->name, 1);
+            json_kv("arch", c->arch, 1), json_kv("from", c->from, 1), json_kv("to", c->to, 1);
+            printf("}");
+        } else {
+            printf("%-7s %-3s %-14s %s %s%s%s%s(%s)\n", what[c->change], c->kind, c->target,
+                   c->name, c->from ? c->from : "", c->from && c->to ? " -> " : "",
+                   c->to ? c->to : "", " ", c->arch);
+        }
+    }
+    if (o->json)
+        printf("]}\n");
+    else if (d->n == 0)
+        printf("no differences\n");
+}
+
+static ps_code diff_and_print(const opts *o, ps_repo_set *a, ps_repo_set *b, ps_error *err)
+{
+    ps_repo_diff d = {0};
+    ps_code rc = a && b ? ps_repo_diff_sets(a, b, &d, err) : err->code;
+    if (rc == PS_OK)
+        print_diff(o, &d);
+    ps_repo_diff_free(&d);
+    ps_repo_set_free(a), ps_repo_set_free(b);
+    return rc;
+}
+
+static ps_code gen_operand(const char *s, long *g, ps_error *err)
+{
+    char *end = NULL;
+    *g = strtol(s, &end, 10);
+    return *g > 0 && *end == '\0'
+               ? PS_OK
+               : ps_error_set(err, PS_EINPUT, "'%s' is not a generation number", s);
+}
+
+static ps_code do_diff(opts *o, ps_repo *r, ps_error *err)
+{
+    long a = 0, b = 0;
+    if (o->nargs != 2)
+        return ps_error_set(err, PS_EINPUT, "diff needs two generations: GEN-A GEN-B");
+    if (gen_operand(o->args[0], &a, err) != PS_OK || gen_operand(o->args[1], &b, err) != PS_OK)
+        return err->code;
+    ps_repo_set *sa = ps_repo_set_generation(r, a, err);
+    ps_repo_set *sb = sa ? ps_repo_set_generation(r, b, err) : NULL;
+    return diff_and_print(o, sa, sb, err);
+}
+
+static void print_snapshots(const opts *o, const ps_repo_snapshot *v, size_t n)
+{
+    if (o->json)
+        printf("{\"ok\":true,\"snapshots\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            json_kv("name", v[i].name, 0), json_kv("created", v[i].created, 1);
+            printf(",\"packages\":%zu,\"generation\":%ld", v[i].packages, v[i].generation);
+            json_kv("published_as", v[i].pinned, 1);
+            printf("}");
+        } else {
+            printf("%-20s %-31s %6zu packages%s%s\n", v[i].name, v[i].created, v[i].packages,
+                   v[i].pinned ? "  served as " : "", v[i].pinned ? v[i].pinned : "");
+        }
+    }
+    if (o->json)
+        printf("]}\n");
+}
+
+static ps_code do_snapshot(opts *o, ps_repo *r, ps_error *err)
+{
+    const char *verb = o->args[0], *name = o->nargs > 1 ? o->args[1] : NULL;
+    int want = strcmp(verb, "list") == 0 ? 1 : strcmp(verb, "diff") == 0 ? 3 : 2;
+    if (strcmp(verb, "create") && strcmp(verb, "show") && strcmp(verb, "drop") && want == 2)
+        return ps_error_set(err, PS_EINPUT, "snapshot: unknown action '%s' (create, list, show, "
+                            "diff, drop)", verb);
+    if (o->nargs != want)
+        return ps_error_set(err, PS_EINPUT, "snapshot %s takes %s", verb,
+                            want == 1 ? "no NAME" : want == 2 ? "one NAME" : "two NAMEs");
+    size_t n = 0;
+    if (strcmp(verb, "create") == 0) {
+        if (ps_repo_snapshot_create(r, name, &n, err) != PS_OK)
+            return err->code;
+        report(o, "{\"ok\":true,\"snapshot\":\"%s\",\"packages\":%zu}\n",
+               "snapshot %s: %zu packages pinned\n", name, n);
+    } else if (strcmp(verb, "drop") == 0) {
+        if (ps_repo_snapshot_drop(r, name, err) != PS_OK)
+            return err->code;
+        report(o, "{\"ok\":true,\"dropped\":\"%s\"}\n",
+               "dropped snapshot %s ('repo gc' reclaims its files)\n", name);
+    } else if (strcmp(verb, "show") == 0) {
+        ps_repo_set *set = ps_repo_set_snapshot(r, name, err);
+        if (set == NULL)
+            return err->code;
+        print_set(o, set);
+        ps_repo_set_free(set);
+    } else if (strcmp(verb, "diff") == 0) {
+        ps_repo_set *a = ps_repo_set_snapshot(r, name, err);
+        ps_repo_set *b = a ? ps_repo_set_snapshot(r, o->args[2], err) : NULL;
+        return diff_and_print(o, a, b, err);
+    } else {
+        ps_repo_snapshot *v = NULL;
+        if (ps_repo_snapshot_list(r, &v, &n, err) != PS_OK)
+            return err->code;
+        print_snapshots(o, v, n);
+        ps_repo_snapshots_free(v, n);
+    }
+    return PS_OK;
+}
+
+static ps_code do_gc(opts *o, ps_repo *r, ps_error *err)
+{
+    ps_repo_gc_result g = {0};
+    char human[32];
+    if (ps_repo_gc(r, o->dry_run, &g, err) != PS_OK) {
+        ps_repo_gc_result_free(&g);
+        return err->code;
+    }
+    if (o->json)
+        printf("{\"ok\":true,\"dry_run\":%s,\"files\":[", o->dry_run ? "true" : "false");
+    for (size_t i = 0; i < g.n; i++) {
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            json_kv("path", g.v[i].path, 0);
+            printf(",\"size\":%llu}", (unsigned long long)g.v[i].size);
+        } else {
+            ps_cli_human(g.v[i].size, human, sizeof human);
+            printf("%s %s (%s)\n", o->dry_run ? "would remove" : "removed", g.v[i].path, human);
+        }
+    }
+    ps_cli_human(g.bytes, human, sizeof human);
+    if (o->json)
+        printf("],\"bytes\":%llu}\n", (unsigned long long)g.bytes);
+    else
+        printf("%s %zu unreferenced entr%s, %s\n", o->dry_run ? "would reclaim" : "reclaimed",
+               g.n, g.n == 1 ? "y" : "ies", human);
+    ps_repo_gc_result_free(&g);
+    return PS_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------ */
 
 enum { NONE, SOME, GEN, ANY };              /* the operands a subcommand takes */
@@ -392,6 +605,10 @@ static const sub SUBS[] = {{"init", do_init, NONE, NO_REPO, NULL},
                            {"list", do_list, NONE, TO_READ, NULL},
                            {"publish", do_publish, NONE, TO_CHANGE, NULL},
                            {"promote", do_promote, ANY, TO_CHANGE, NULL},
+                           {"snapshot", do_snapshot, SOME, TO_CHANGE,
+                            "snapshot needs create, list, show, diff or drop"},
+                           {"diff", do_diff, SOME, TO_READ, "diff needs GEN-A GEN-B"},
+                           {"gc", do_gc, NONE, TO_CHANGE, NULL},
                            {"generations", do_generations, NONE, TO_READ, NULL},
                            {"rollback", do_rollback, GEN, TO_CHANGE, NULL},
                            {"verify", do_verify, GEN, TO_READ, NULL},

@@ -2,6 +2,7 @@
 # apt against a pkgsmith repository served by nginx on 127.0.0.1: the
 # client setup package, apt-get install alloy-journal-loki pulling alloy,
 # a flipped byte in Packages, a repository signed by another key, and
+# a key rotation (clients knowing only the old or only the new key), and
 # apt-get update running while 20 publishes switch generations.
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/chain.sh
@@ -57,6 +58,28 @@ check_fails "a repository signed by another key is refused (NO_PUBKEY)" 100 "NO_
 sed -i "s/^Signing-Key: .*/Signing-Key: $FPR/" "$REPO/repo.conf"
 check "publish signed by our key again" "$P" repo publish --root "$REPO"
 check "apt-get update passes with the right key again" in_root "$C" apt-get update
+
+# Key rotation: with Signing-Key listing both keys, a client that knows
+# only the old key and one that knows only the new key both update (no
+# warning: --error-on=any) and install; the client package ships both.
+sed -i "s/^Signing-Key: .*/Signing-Key: $FPR $FPR2/" "$REPO/repo.conf"
+sleep 1
+check "rotation: publish signed by both keys" "$P" repo publish --root "$REPO"
+K=$C/usr/share/keyrings/acme-archive-keyring.asc
+cp "$K" "$T/old-only.asc"
+gpg --homedir "$H" --armor --export "$FPR2" >"$T/new-only.asc"
+for k in old new; do
+    cp "$T/$k-only.asc" "$K"
+    rm -rf "$C"/var/lib/apt/lists/*
+    check "rotation: a client knowing only the $k key updates without a warning" in_root "$C" apt-get update --error-on=any
+    check "rotation: a client knowing only the $k key installs" in_root "$C" apt-get install -y --reinstall alloy-journal-loki
+done
+check "rotation: client-package with both keys" "$P" repo client-package --root "$REPO" --out "$T/client2" --version 1.1
+dpkg-deb -x "$T"/client2/acme-repo_1.1*_all.deb "$T/client2/x"
+check_eq "rotation: the client package ships both keys" 2 "$(gpg --show-keys --with-colons "$T/client2/x/usr/share/keyrings/acme-archive-keyring.asc" | grep -c '^pub')"
+cp "$T/old-only.asc" "$K"
+sed -i "s/^Signing-Key: .*/Signing-Key: $FPR/" "$REPO/repo.conf"
+check "rotation: publish signed by our key alone again" "$P" repo publish --root "$REPO"
 
 # Atomicity: apt-get update in a loop while 20 publishes happen, each with
 # one more package so every index changes.

@@ -12,7 +12,9 @@
 
 struct ps_signer {
     gpgme_ctx_t ctx;
-    char *fpr;
+    char *fpr;    /* the first key's */
+    char *fprs;   /* every key's, space-separated */
+    size_t nkeys;
 };
 
 /* gpgme_check_version initialises gpgme's own state; calling it again is
@@ -56,9 +58,35 @@ static ps_code check_key(gpgme_key_t key, const char *fpr, ps_error *err)
     return PS_OK;
 }
 
+/* Adds key FPR (one word of ps_signer_new's list) to S's signers. */
+static ps_code add_signer(ps_signer *s, const char *homedir, const char *fpr, ps_error *err)
+{
+    gpgme_key_t key = NULL;
+    gpgme_error_t ge = gpgme_get_key(s->ctx, fpr, &key, 1);
+    const char *home = homedir ? homedir : getenv("GNUPGHOME") ? getenv("GNUPGHOME") : "~/.gnupg";
+    if (ge != 0 || key == NULL)
+        return ps_error_set(err, PS_EKEY, "no secret key %s in GnuPG home %s (%s)", fpr, home,
+                            gpgme_strerror(ge));
+    ps_code rc = check_key(key, fpr, err);
+    if (rc == PS_OK && (ge = gpgme_signers_add(s->ctx, key)) != 0)
+        rc = ps_error_set(err, PS_EKEY, "key %s: %s", fpr, gpgme_strerror(ge));
+    char *all = rc == PS_OK ? ps_strdupf("%s%s%s", s->fprs ? s->fprs : "", s->fprs ? " " : "",
+                                         key->fpr)
+                            : NULL;
+    if (rc == PS_OK && (all == NULL || (s->fpr == NULL && (s->fpr = strdup(key->fpr)) == NULL)))
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (all) {
+        free(s->fprs);
+        s->fprs = all;
+        s->nkeys++;
+    }
+    gpgme_key_unref(key); /* the context keeps its own reference */
+    return rc;
+}
+
 ps_signer *ps_signer_new(const char *homedir, const char *fpr, ps_error *err)
 {
-    if (fpr == NULL || *fpr == '\0') {
+    if (fpr == NULL || strspn(fpr, " \t\n,") == strlen(fpr)) {
         ps_error_set(err, PS_EKEY, "no signing key given");
         return NULL;
     }
@@ -67,21 +95,12 @@ ps_signer *ps_signer_new(const char *homedir, const char *fpr, ps_error *err)
         ps_signer_free(s);
         return NULL;
     }
-    gpgme_key_t key = NULL;
-    gpgme_error_t ge = gpgme_get_key(s->ctx, fpr, &key, 1);
-    const char *home = homedir ? homedir : getenv("GNUPGHOME") ? getenv("GNUPGHOME") : "~/.gnupg";
-    if (ge != 0 || key == NULL) {
-        ps_error_set(err, PS_EKEY, "no secret key %s in GnuPG home %s (%s)", fpr, home,
-                     gpgme_strerror(ge));
-        ps_signer_free(s);
-        return NULL;
-    }
-    ps_code rc = check_key(key, fpr, err);
-    if (rc == PS_OK && (ge = gpgme_signers_add(s->ctx, key)) != 0)
-        rc = ps_error_set(err, PS_EKEY, "key %s: %s", fpr, gpgme_strerror(ge));
-    if (rc == PS_OK && (s->fpr = strdup(key->fpr)) == NULL)
-        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
-    gpgme_key_unref(key); /* the context keeps its own reference */
+    char *copy = strdup(fpr), *save = NULL;
+    ps_code rc = copy ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (char *w = copy ? strtok_r(copy, " \t\n,", &save) : NULL; rc == PS_OK && w;
+         w = strtok_r(NULL, " \t\n,", &save))
+        rc = add_signer(s, homedir, w, err);
+    free(copy);
     return PS_BUILT(rc, s, ps_signer_free);
 }
 
@@ -91,12 +110,18 @@ void ps_signer_free(ps_signer *s)
         return;
     gpgme_release(s->ctx); /* it takes NULL: a context never made */
     free(s->fpr);
+    free(s->fprs);
     free(s);
 }
 
 const char *ps_signer_fpr(const ps_signer *s)
 {
     return s->fpr;
+}
+
+const char *ps_signer_fprs(const ps_signer *s)
+{
+    return s->fprs;
 }
 
 /* gpgme reads the data to sign through this cursor over the caller's
@@ -128,21 +153,28 @@ static ssize_t span_read(void *handle, void *buf, size_t size)
     return (ssize_t)done;
 }
 
-static ps_code check_sign_result(gpgme_ctx_t ctx, const char *fpr, ps_error *err)
+/* One signature per key, none with a weak digest. */
+static ps_code check_sign_result(gpgme_ctx_t ctx, const char *fpr, size_t nkeys, ps_error *err)
 {
     gpgme_sign_result_t res = gpgme_op_sign_result(ctx);
+    size_t n = 0;
     if (res == NULL || res->invalid_signers != NULL || res->signatures == NULL)
         return ps_error_set(err, PS_EKEY, "key %s did not produce a signature", fpr);
-    switch (res->signatures->hash_algo) {
-    case GPGME_MD_MD5:
-    case GPGME_MD_SHA1:
-    case GPGME_MD_RMD160:
-        return ps_error_set(err, PS_EKEY,
-                            "key %s signed with a weak digest (%s); set personal-digest-preferences SHA256 in gpg.conf",
-                            fpr, gpgme_hash_algo_name(res->signatures->hash_algo));
-    default:
-        return PS_OK;
+    for (gpgme_new_signature_t sig = res->signatures; sig; sig = sig->next, n++) {
+        switch (sig->hash_algo) {
+        case GPGME_MD_MD5:
+        case GPGME_MD_SHA1:
+        case GPGME_MD_RMD160:
+            return ps_error_set(err, PS_EKEY,
+                                "key %s signed with a weak digest (%s); set personal-digest-preferences SHA256 in gpg.conf",
+                                sig->fpr ? sig->fpr : fpr, gpgme_hash_algo_name(sig->hash_algo));
+        default:
+            break;
+        }
     }
+    if (n != nkeys)
+        return ps_error_set(err, PS_EKEY, "keys %s made %zu signatures, not %zu", fpr, n, nkeys);
+    return PS_OK;
 }
 
 static gpgme_sig_mode_t gpgme_mode(ps_sign_mode mode)
@@ -188,9 +220,9 @@ ps_code ps_signer_sign(ps_signer *s, const ps_span *parts, size_t nparts,
     gpgme_set_textmode(s->ctx, 0);
     ge = gpgme_op_sign(s->ctx, in, sig, gpgme_mode(mode));
     gpgme_data_release(in);
-    ps_code rc = ge == 0 ? check_sign_result(s->ctx, s->fpr, err)
+    ps_code rc = ge == 0 ? check_sign_result(s->ctx, s->fprs, s->nkeys, err)
                          : ps_error_set(err, PS_EKEY, "signing with key %s failed: %s",
-                                        s->fpr, gpgme_strerror(ge));
+                                        s->fprs, gpgme_strerror(ge));
     return take_data(rc, sig, out, err);
 }
 
@@ -211,27 +243,72 @@ static ps_code export_key(gpgme_ctx_t ctx, const char *fpr, int armor,
     return take_data(rc, data, out, err);
 }
 
+/* Every key in one armored block, as `gpg --armor --export A B` writes it:
+ * one Signed-By file or gpgkey= file then trusts them all. */
 ps_code ps_signer_export_public(ps_signer *s, ps_buf *out, ps_error *err)
 {
-    return export_key(s->ctx, s->fpr, 1, 0, out, err);
+    if (s->nkeys == 1)
+        return export_key(s->ctx, s->fpr, 1, 0, out, err);
+    char *copy = strdup(s->fprs), *save = NULL;
+    const char **pat = calloc(s->nkeys + 1, sizeof *pat);
+    gpgme_data_t data = NULL;
+    size_t n = 0;
+    gpgme_error_t ge = copy && pat ? gpgme_data_new(&data) : GPG_ERR_ENOMEM;
+    for (char *w = ge == 0 ? strtok_r(copy, " ", &save) : NULL; w && n < s->nkeys;
+         w = strtok_r(NULL, " ", &save))
+        pat[n++] = w;
+    if (ge == 0) {
+        gpgme_set_armor(s->ctx, 1);
+        ge = gpgme_op_export_ext(s->ctx, pat, 0, data);
+    }
+    ps_code rc = ge == 0 ? PS_OK
+                         : ps_error_set(err, PS_ELIB, "exporting keys %s: %s", s->fprs,
+                                        gpgme_strerror(ge));
+    free(copy);
+    free(pat);
+    return take_data(rc, data, out, err);
 }
 
-ps_code ps_pgp_export_public(const char *homedir, const char *fpr, ps_buf *out, ps_error *err)
+/* FPRS: one fingerprint or several, space-separated (a Signing-Key in
+ * rotation); all of them in one armored block, like ps_signer_export_public,
+ * but from the public keyring alone. */
+ps_code ps_pgp_export_public(const char *homedir, const char *fprs, ps_buf *out, ps_error *err)
 {
     gpgme_ctx_t ctx = NULL;
-    gpgme_key_t key = NULL;
-    if (fpr == NULL || *fpr == '\0')
+    if (fprs == NULL || strspn(fprs, " \t\n,") == strlen(fprs))
         return ps_error_set(err, PS_EKEY, "no key given");
     ps_code rc = new_ctx(homedir, &ctx, err);
-    gpgme_error_t ge = rc == PS_OK ? gpgme_get_key(ctx, fpr, &key, 0) : 0;
     const char *home = homedir ? homedir : getenv("GNUPGHOME") ? getenv("GNUPGHOME") : "~/.gnupg";
-    if (rc == PS_OK && (ge != 0 || key == NULL))
-        rc = ps_error_set(err, PS_EKEY, "no public key %s in GnuPG home %s (%s)", fpr, home,
-                          gpgme_strerror(ge));
-    /* The primary fingerprint, so a subkey's FPR exports the whole key. */
-    if (rc == PS_OK)
-        rc = export_key(ctx, key->fpr, 1, 0, out, err);
-    gpgme_key_unref(key);
+    char *copy = strdup(fprs), *save = NULL;
+    size_t n = 0, max = strlen(fprs) / 2 + 2;
+    char **prim = calloc(max, sizeof *prim);
+    if (rc == PS_OK && (copy == NULL || prim == NULL))
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (char *w = rc == PS_OK ? strtok_r(copy, " \t\n,", &save) : NULL; rc == PS_OK && w;
+         w = strtok_r(NULL, " \t\n,", &save)) {
+        gpgme_key_t key = NULL;
+        gpgme_error_t ge = gpgme_get_key(ctx, w, &key, 0);
+        if (ge != 0 || key == NULL)
+            rc = ps_error_set(err, PS_EKEY, "no public key %s in GnuPG home %s (%s)", w, home,
+                              gpgme_strerror(ge));
+        /* The primary fingerprint, so a subkey's FPR exports the whole key. */
+        else if ((prim[n++] = strdup(key->fpr)) == NULL)
+            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+        gpgme_key_unref(key);
+    }
+    gpgme_data_t data = NULL;
+    gpgme_error_t ge = rc == PS_OK ? gpgme_data_new(&data) : 0;
+    if (rc == PS_OK && ge == 0) {
+        gpgme_set_armor(ctx, 1);
+        ge = gpgme_op_export_ext(ctx, (const char **)prim, 0, data);
+    }
+    if (rc == PS_OK && ge != 0)
+        rc = ps_error_set(err, PS_ELIB, "exporting keys %s: %s", fprs, gpgme_strerror(ge));
+    if (data)
+        rc = take_data(rc, data, out, err); /* releases DATA either way */
+    for (size_t i = 0; prim && i < n; i++)
+        free(prim[i]);
+    free(prim), free(copy);
     gpgme_release(ctx);
     return rc;
 }

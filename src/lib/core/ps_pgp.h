@@ -23,27 +23,32 @@ typedef enum ps_sign_mode {
 } ps_sign_mode;
 
 /* Opens GnuPG home HOMEDIR (NULL: $GNUPGHOME or ~/.gnupg) and selects the
- * key FPR.  Fails with PS_EKEY naming FPR when the key is missing, has no
- * secret part, cannot sign, or is expired/revoked. */
+ * key FPR, or several, separated by spaces or commas (a key rotation:
+ * every signature then carries one signature packet by each).  Fails
+ * with PS_EKEY naming the key when one is missing, has no secret part,
+ * cannot sign, or is expired/revoked. */
 ps_signer *ps_signer_new(const char *homedir, const char *fpr, ps_error *err);
 void ps_signer_free(ps_signer *s);
 
-/* Full fingerprint of the selected key (upper-case hex). */
+/* Full fingerprint of the (first) selected key (upper-case hex). */
 const char *ps_signer_fpr(const ps_signer *s);
+/* Those of every selected key, space-separated. */
+const char *ps_signer_fprs(const ps_signer *s);
 
 /* Signs the concatenation of PARTS; appends the signature to OUT.
  * Refuses a SHA-1 (or weaker) signature: RHEL 9 rejects those. */
 ps_code ps_signer_sign(ps_signer *s, const ps_span *parts, size_t nparts,
                        ps_sign_mode mode, ps_buf *out, ps_error *err);
 
-/* Appends the armored public key to OUT. */
+/* Appends the armored public key (every selected key, one block) to OUT. */
 ps_code ps_signer_export_public(ps_signer *s, ps_buf *out, ps_error *err);
 
-/* Appends the armored public key FPR of GnuPG home HOMEDIR (NULL:
+/* Appends the armored public keys FPRS (one fingerprint, or several
+ * separated by spaces: one block) of GnuPG home HOMEDIR (NULL:
  * $GNUPGHOME) to OUT.  Needs only the public key, so someone holding the
  * published key alone can rebuild what embeds it; PS_EKEY names FPR and
  * the home when the key is not there. */
-ps_code ps_pgp_export_public(const char *homedir, const char *fpr, ps_buf *out, ps_error *err);
+ps_code ps_pgp_export_public(const char *homedir, const char *fprs, ps_buf *out, ps_error *err);
 
 /* Stops the gpg-agent of GnuPG home HOME and removes its socket
  * directory (/run/user/UID/gnupg/d.*): for every home pkgsmith makes,

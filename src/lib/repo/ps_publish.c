@@ -31,6 +31,9 @@ typedef struct pub {
     long gen;
     long now;
     ps_strv hashfiles; /* hash-named files of this generation, tree-relative */
+    ps_entries set;    /* what it serves: the working set with pinned suites
+                        * taken from their snapshots */
+    size_t npins;
 } pub;
 
 static ps_code write_file(const char *path, const void *data, size_t len, ps_error *err)
@@ -130,8 +133,8 @@ static ps_code apt_packages(pub *p, const char *suite, const char *comp, const c
     char target[512], rel[512];
     snprintf(target, sizeof target, "%s/%s", suite, comp);
     ps_code rc = PS_OK;
-    for (size_t i = 0; rc == PS_OK && i < p->r->db.n; i++) {
-        const ps_entry *e = &p->r->db.v[i];
+    for (size_t i = 0; rc == PS_OK && i < p->set.n; i++) {
+        const ps_entry *e = &p->set.v[i];
         if (strcmp(e->kind, "deb") == 0 && strcmp(e->target, target) == 0 &&
             (strcmp(e->arch, arch) == 0 || strcmp(e->arch, "all") == 0))
             rc = append_record(p, e, &pk, err);
@@ -355,12 +358,12 @@ static ps_code rpm_repo(pub *p, const char *repo, ps_error *err)
     /* hrefs are pool/..., resolved through this link to the tree's pool. */
     if (rc == PS_OK && symlink("../../pool", pool) != 0)
         rc = ps_error_set(err, PS_EIO, "%s: %s", pool, strerror(errno));
-    for (size_t i = 0; i < p->r->db.n; i++)
-        count += strcmp(p->r->db.v[i].kind, "rpm") == 0 && strcmp(p->r->db.v[i].target, repo) == 0;
+    for (size_t i = 0; i < p->set.n; i++)
+        count += strcmp(p->set.v[i].kind, "rpm") == 0 && strcmp(p->set.v[i].target, repo) == 0;
     if (rc == PS_OK)
         rc = md_open(&m, dir, count, err);
-    for (size_t i = 0; rc == PS_OK && i < p->r->db.n; i++) {
-        const ps_entry *e = &p->r->db.v[i];
+    for (size_t i = 0; rc == PS_OK && i < p->set.n; i++) {
+        const ps_entry *e = &p->set.v[i];
         if (strcmp(e->kind, "rpm") == 0 && strcmp(e->target, repo) == 0)
             rc = md_add(&m, p, e, err);
     }
@@ -430,6 +433,13 @@ static ps_code write_state(pub *p, ps_error *err)
     ps_format_date(p->now + p->r->valid_secs, until, sizeof until);
     ps_code rc = snap && hf && info ? ps_entries_save(snap, &p->r->db, err)
                                     : ps_error_set(err, PS_ENOMEM, "out of memory");
+    /* With a suite pinned to a snapshot the tree serves more than the
+     * working set (which rollback restores): `served` records it, for
+     * `repo diff` and for gc. */
+    char *served = p->npins ? ps_strdupf("%s/served", p->dir) : NULL;
+    if (rc == PS_OK && p->npins)
+        rc = served ? ps_entries_save(served, &p->set, err) : PS_ENOMEM;
+    free(served);
     for (size_t i = 0; rc == PS_OK && i < p->hashfiles.n; i++)
         rc = ps_buf_appendf(&b, err, "%s\n", p->hashfiles.v[i]);
     if (rc == PS_OK)
@@ -439,7 +449,7 @@ static ps_code write_state(pub *p, ps_error *err)
         rc = ps_buf_appendf(&b, err,
                             "Generation: %ld\nDate: %s\nValid-Until: %s\nPackages: %zu\n"
                             "Signed-By: %s\n",
-                            p->gen, date, until, p->r->db.n, ps_signer_fpr(p->signer));
+                            p->gen, date, until, p->set.n, ps_signer_fprs(p->signer));
     if (rc == PS_OK)
         rc = write_file(info, b.data, b.len, err);
     ps_buf_free(&b);
@@ -540,7 +550,7 @@ static ps_code commit(pub *p, ps_error *err)
     ps_code rc = final && gens && link && target ? PS_OK : PS_ENOMEM;
     /* Before the sync, so the modes are as durable as the files. */
     if (rc == PS_OK)
-        rc = ps_repo_servable(p->r, p->dir, &p->r->db, err);
+        rc = ps_repo_servable(p->r, p->dir, &p->set, err);
     int fd = rc == PS_OK ? open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     /* One syncfs instead of an fsync per file and directory. */
     if (rc == PS_OK && (fd < 0 || syncfs(fd) != 0))
@@ -562,8 +572,12 @@ static ps_code commit(pub *p, ps_error *err)
 static ps_code snapshot_shas(const ps_repo *r, long gen, GHashTable *into, ps_error *err)
 {
     char *path = ps_strdupf("%s/generations/%ld/packages", r->root, gen);
+    char *served = ps_strdupf("%s/generations/%ld/served", r->root, gen);
     ps_entries e = {0};
-    ps_code rc = path ? ps_entries_load(path, &e, err) : PS_ENOMEM;
+    ps_code rc = path && served ? ps_entries_load(path, &e, err) : PS_ENOMEM;
+    if (rc == PS_OK && ps_path_exists(served))
+        rc = ps_entries_load(served, &e, err);
+    free(served);
     for (size_t i = 0; rc == PS_OK && i < e.n; i++)
         g_hash_table_add(into, strdup(e.v[i].sha256));
     ps_entries_free(&e);
@@ -571,34 +585,16 @@ static ps_code snapshot_shas(const ps_repo *r, long gen, GHashTable *into, ps_er
     return rc;
 }
 
-static void gc_pool(ps_repo *r, GHashTable *candidates, GHashTable *keep)
-{
-    GHashTableIter it;
-    gpointer key;
-    g_hash_table_iter_init(&it, candidates);
-    while (g_hash_table_iter_next(&it, &key, NULL)) {
-        const char *sha = key;
-        if (g_hash_table_contains(keep, sha))
-            continue;
-        char *dir = ps_strdupf("%s/pool/%.2s/%s", r->root, sha, sha);
-        char *meta = ps_repo_meta_path(r, sha);
-        if (dir)
-            ps_rm_rf(dir, NULL); /* best effort: a leftover is re-collected later */
-        if (meta)
-            unlink(meta);
-        free(dir), free(meta);
-    }
-}
-
-/* Keeps the newest Keep-Generations generations; package files that no
- * kept generation and not the working set use leave the pool. */
-static ps_code prune(ps_repo *r, size_t *pruned, ps_error *err)
+/* Keeps the newest Keep-Generations generations; package files of the
+ * pruned ones and of RETIRED that nothing references any more (no kept
+ * generation, snapshot or the working set) leave the pool. */
+static ps_code prune(ps_repo *r, const ps_strv *retired, size_t *pruned, ps_error *err)
 {
     long *gens = NULL, cur = ps_repo_current(r);
     size_t n = 0;
     ps_code rc = ps_repo_list_gens(r, &gens, &n, err);
     GHashTable *cand = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
-    GHashTable *keep = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    ps_strv shas = {0};
     size_t drop = rc == PS_OK && n > (size_t)r->keep ? n - (size_t)r->keep : 0;
     *pruned = 0;
     for (size_t i = 0; rc == PS_OK && i < drop; i++) {
@@ -611,16 +607,17 @@ static ps_code prune(ps_repo *r, size_t *pruned, ps_error *err)
         free(dir);
         *pruned += rc == PS_OK;
     }
-    if (rc == PS_OK && g_hash_table_size(cand) > 0) {
-        for (size_t i = 0; i < r->db.n; i++)
-            g_hash_table_add(keep, strdup(r->db.v[i].sha256));
-        for (size_t i = drop; rc == PS_OK && i < n; i++)
-            rc = snapshot_shas(r, gens[i], keep, err);
-        if (rc == PS_OK)
-            gc_pool(r, cand, keep);
-    }
+    for (size_t i = 0; rc == PS_OK && i < retired->n; i++)
+        g_hash_table_add(cand, strdup(retired->v[i]));
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, cand);
+    while (rc == PS_OK && g_hash_table_iter_next(&it, &key, NULL))
+        rc = ps_strv_add(&shas, key, err);
+    if (rc == PS_OK)
+        rc = ps_repo_collect(r, &shas, err);
+    ps_strv_free(&shas);
     g_hash_table_destroy(cand);
-    g_hash_table_destroy(keep);
     free(gens);
     return rc;
 }
@@ -634,8 +631,13 @@ ps_code ps_repo_publish(ps_repo *r, ps_repo_published *out, ps_error *err)
     if (r->lockfd < 0)
         return ps_error_set(err, PS_EINPUT, "publish needs the repository opened for writing");
     /* The key first: a missing secret key must fail before any writing. */
-    p.signer = ps_signer_new(ps_repo_gnupg_home(r), ps_repo_key(r), err);
+    p.signer = ps_signer_new(ps_repo_gnupg_home(r), ps_repo_conf_get(r, "Signing-Key"), err);
     ps_code rc = p.signer ? clean_stale(r, err) : PS_EKEY;
+    ps_strv retired = {0};
+    if (rc == PS_OK)
+        rc = ps_repo_retain(r, &retired, err);
+    if (rc == PS_OK)
+        rc = ps_repo_served(r, &p.set, &p.npins, err);
     if (rc == PS_OK)
         rc = ps_repo_list_gens(r, &gens, &n, err);
     p.gen = (n ? gens[n - 1] : 0) + 1;
@@ -654,14 +656,18 @@ ps_code ps_repo_publish(ps_repo *r, ps_repo_published *out, ps_error *err)
         ps_rm_rf(p.dir, NULL); /* never visible; the old generation stays served */
     if (rc == PS_OK) {
         out->generation = p.gen;
-        out->packages = r->db.n;
+        out->packages = p.set.n;
+        out->retired = retired.n;
+        out->nkeys = ps_repo_keys(r)->n;
         ps_format_date(p.now, out->date, sizeof out->date);
         ps_format_date(p.now + r->valid_secs, out->valid_until, sizeof out->valid_until);
         snprintf(out->fpr, sizeof out->fpr, "%s", ps_signer_fpr(p.signer));
-        rc = prune(r, &out->pruned, err);
+        rc = prune(r, &retired, &out->pruned, err);
     }
     ps_signer_free(p.signer);
     ps_strv_free(&p.hashfiles);
+    ps_strv_free(&retired);
+    ps_entries_free(&p.set);
     free(parent), free(p.dir), free(p.tree), free(gens);
     return rc;
 }

@@ -184,7 +184,8 @@ void ps_entries_sort(ps_entries *e)
 static const char *const CONF_FIELDS[] = {
     "Origin", "Label", "Description", "Suites", "Components", "Architectures", "Rpm-Repos",
     "Signing-Key", "GnuPG-Home", "Valid-Days", "Keep-Generations", "Base-URL", "Org",
-    "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", "Maintainer", NULL};
+    "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", "Maintainer", "Keep-Versions",
+    NULL};
 
 static ps_code conf_number(const ps_repo *r, const char *path, const char *field, long def,
                            long min, long *out, ps_error *err)
@@ -225,6 +226,10 @@ static ps_code conf_load(ps_repo *r, ps_error *err)
         rc = split_words(ps_deb822_get(r->conf, 0, "Architectures"), &r->archs, path, err);
     if (rc == PS_OK)
         rc = split_words(ps_deb822_get(r->conf, 0, "Rpm-Repos"), &r->rpm_repos, path, err);
+    if (rc == PS_OK)
+        rc = split_words(ps_deb822_get(r->conf, 0, "Signing-Key"), &r->signing_keys, path, err);
+    if (rc == PS_OK && r->signing_keys.n == 0)
+        rc = ps_error_set(err, PS_EINPUT, "%s: Signing-Key needs a fingerprint", path);
     if (rc == PS_OK && (r->suites.n == 0 || r->components.n == 0 || r->archs.n == 0))
         rc = ps_error_set(err, PS_EINPUT, "%s: Suites, Components and Architectures need a value",
                           path);
@@ -413,6 +418,7 @@ void ps_repo_free(ps_repo *r)
     ps_strv_free(&r->archs);
     ps_strv_free(&r->rpm_repos);
     ps_strv_free(&r->package_keys);
+    ps_strv_free(&r->signing_keys);
     ps_entries_free(&r->db);
     free(r->root);
     free(r);
@@ -420,7 +426,8 @@ void ps_repo_free(ps_repo *r)
 
 const char *ps_repo_root(const ps_repo *r) { return r->root; }
 const char *ps_repo_conf_get(const ps_repo *r, const char *f) { return ps_deb822_get(r->conf, 0, f); }
-const char *ps_repo_key(const ps_repo *r) { return ps_deb822_get(r->conf, 0, "Signing-Key"); }
+const char *ps_repo_key(const ps_repo *r) { return r->signing_keys.v[0]; }
+const ps_strv *ps_repo_keys(const ps_repo *r) { return &r->signing_keys; }
 const ps_strv *ps_repo_suites(const ps_repo *r) { return &r->suites; }
 const ps_strv *ps_repo_components(const ps_repo *r) { return &r->components; }
 const ps_strv *ps_repo_rpm_repos(const ps_repo *r) { return &r->rpm_repos; }
@@ -436,11 +443,15 @@ size_t ps_repo_count(const ps_repo *r)
     return r->db.n;
 }
 
-ps_repo_pkg ps_repo_pkg_at(const ps_repo *r, size_t i)
+ps_repo_pkg ps_entry_view(const ps_entry *x)
 {
-    const ps_entry *x = &r->db.v[i];
     return (ps_repo_pkg){x->kind, x->target, x->name, x->version, x->arch, x->sha256, x->href,
                          x->size, x->source};
+}
+
+ps_repo_pkg ps_repo_pkg_at(const ps_repo *r, size_t i)
+{
+    return ps_entry_view(&r->db.v[i]);
 }
 
 /* ---- add ----------------------------------------------------------- */

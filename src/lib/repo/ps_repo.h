@@ -148,8 +148,10 @@ typedef struct ps_repo_published {
     long generation;
     size_t packages;
     char date[64], valid_until[64];
-    char fpr[41];
+    char fpr[41];  /* the first signing key */
+    size_t nkeys;  /* keys that signed it */
     size_t pruned; /* old generations removed */
+    size_t retired; /* package versions Keep-Versions retired */
 } ps_repo_published;
 
 /* Writes, signs and switches to a new generation; prunes old ones. */
@@ -180,7 +182,13 @@ ps_code ps_repo_verify(ps_repo *r, long gen, size_t *checked, ps_error *err);
 /* The configuration, for the client package and messages. */
 const char *ps_repo_root(const ps_repo *r);
 const char *ps_repo_conf_get(const ps_repo *r, const char *field);
+/* The first fingerprint of Signing-Key: the key that signs packages
+ * (the client package, re-signed mirror packages) and bundles. */
 const char *ps_repo_key(const ps_repo *r);
+/* Every fingerprint of Signing-Key (several during a key rotation): each
+ * signs InRelease, Release.gpg and repomd.xml.asc, and the client package
+ * ships them all. */
+const ps_strv *ps_repo_keys(const ps_repo *r);
 const char *ps_repo_gnupg_home(const ps_repo *r);
 const ps_strv *ps_repo_suites(const ps_repo *r);
 const ps_strv *ps_repo_components(const ps_repo *r);

@@ -232,14 +232,16 @@ static ps_code spec_file(client *c)
                 c->org, up_file, c->org, day, c->contact, c->version);
 }
 
-/* Only the public key: whoever holds the published key can rebuild the
- * package (--no-sign) and compare it with a release. */
+/* Only the public keys: whoever holds the published keys can rebuild the
+ * package (--no-sign) and compare it with a release.  Every Signing-Key:
+ * during a rotation clients must trust both. */
 static ps_code key_file(client *c)
 {
     ps_buf key = {0};
     char rel[512];
     snprintf(rel, sizeof rel, "files/%s-archive-keyring.asc", c->org);
-    ps_code rc = ps_pgp_export_public(ps_repo_gnupg_home(c->r), ps_repo_key(c->r), &key, c->err);
+    ps_code rc = ps_pgp_export_public(ps_repo_gnupg_home(c->r),
+                                      ps_repo_conf_get(c->r, "Signing-Key"), &key, c->err);
     if (rc == PS_OK)
         rc = put(c, rel, (const char *)key.data);
     ps_buf_free(&key);

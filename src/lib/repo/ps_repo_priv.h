@@ -21,6 +21,7 @@ struct ps_repo {
     char *root;
     ps_deb822 *conf;
     ps_strv suites, components, archs, rpm_repos, package_keys;
+    ps_strv signing_keys; /* Signing-Key: several during a key rotation */
     long valid_secs;
     int keep;
     int require_signed;
@@ -35,6 +36,11 @@ ps_code ps_entries_push(ps_entries *e, ps_entry *x, ps_error *err);
 ps_code ps_entries_load(const char *path, ps_entries *out, ps_error *err);
 ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err);
 void ps_entries_sort(ps_entries *e);
+/* X as the public ps_repo_pkg (borrowing its strings). */
+ps_repo_pkg ps_entry_view(const ps_entry *x);
+/* By kind, target, name and arch: the group that Keep-Versions counts
+ * in and that a diff reports (ps_repo_snapshot.c). */
+int ps_entry_group_cmp(const ps_entry *x, const ps_entry *y);
 
 /* "ROOT/REL" (malloc'd). */
 char *ps_repo_path(const ps_repo *r, const char *rel);
@@ -63,5 +69,31 @@ ps_code ps_repo_servable(const ps_repo *r, const char *gendir, const ps_entries 
 /* The Maintainer a repository has by default: "ORG repository
  * <packages@ORG.invalid>", which lintian accepts (writes into OUT). */
 void ps_repo_default_maintainer(const char *org, char *out, size_t n);
+
+/* ---- snapshots, pins, gc, retention (ps_repo_snapshot.c, ps_repo_gc.c) */
+
+/* ROOT/snapshots/NAME.EXT (malloc'd). */
+char *ps_repo_snapshot_path(const ps_repo *r, const char *name, const char *ext);
+/* db/pins: SUITES[i] is served from snapshot SNAPS[i]. */
+ps_code ps_repo_pins_load(const ps_repo *r, ps_strv *suites, ps_strv *snaps, ps_error *err);
+/* What a publish serves: the working set, except that each pinned suite
+ * (and rpm repo of that name) holds its snapshot's packages instead.
+ * *NPINS counts the pins. */
+ps_code ps_repo_served(const ps_repo *r, ps_entries *out, size_t *npins, ps_error *err);
+
+/* Every SHA-256 and href that the working set, a kept generation or a
+ * snapshot names (GHashTable of strings each). */
+typedef struct ps_refs {
+    struct _GHashTable *shas, *hrefs;
+} ps_refs;
+ps_code ps_repo_refs(const ps_repo *r, ps_refs *refs, ps_error *err);
+void ps_refs_free(ps_refs *refs);
+/* Removes the pool and meta files of SHAS that nothing references any
+ * more (what a publish itself left: pruned generations, retired versions). */
+ps_code ps_repo_collect(ps_repo *r, const ps_strv *shas, ps_error *err);
+/* Applies Keep-Versions to the hand-added packages of the working set
+ * (saving db/packages when it changed); appends the SHA-256 of each
+ * retired package to RETIRED. */
+ps_code ps_repo_retain(ps_repo *r, ps_strv *retired, ps_error *err);
 
 #endif

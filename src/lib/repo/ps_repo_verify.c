@@ -78,13 +78,18 @@ static ps_code check_file(vctx *c, const char *rel, uint64_t size, const char *s
     return PS_OK;
 }
 
+/* FPR must be one of Signing-Key's (several during a key rotation). */
 static ps_code check_signer(vctx *c, const char *rel, const char *fpr)
 {
-    size_t n = strlen(c->want_fpr), m = strlen(fpr);
-    if (n > m || strcasecmp(fpr + m - n, c->want_fpr) != 0)
-        return ps_error_set(c->err, PS_EVERIFY, "%s/%s: signed by %s, not by Signing-Key %s",
-                            c->tree, rel, fpr, c->want_fpr);
-    return PS_OK;
+    const ps_strv *keys = ps_repo_keys(c->r);
+    size_t m = strlen(fpr);
+    for (size_t i = 0; i < keys->n; i++) {
+        size_t n = strlen(keys->v[i]);
+        if (n <= m && strcasecmp(fpr + m - n, keys->v[i]) == 0)
+            return PS_OK;
+    }
+    return ps_error_set(c->err, PS_EVERIFY, "%s/%s: signed by %s, not by Signing-Key %s",
+                        c->tree, rel, fpr, ps_repo_conf_get(c->r, "Signing-Key"));
 }
 
 static ps_code verify_sig(vctx *c, const char *rel, const ps_buf *sig, const ps_buf *data,
