@@ -158,20 +158,25 @@ ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err)
     return rc;
 }
 
-static int entry_cmp(const void *a, const void *b)
+/* Kind, target, name, then (WITH_VERSION) version and arch, or arch
+ * alone: a version group is every version of one name and arch. */
+static int entry_order(const ps_entry *x, const ps_entry *y, int with_version)
 {
-    const ps_entry *x = a, *y = b;
     int c = strcmp(x->kind, y->kind);
     if (c == 0)
         c = strcmp(x->target, y->target);
     if (c == 0)
         c = strcmp(x->name, y->name);
-    if (c == 0)
+    if (c == 0 && with_version)
         c = strcmp(x->version, y->version);
     if (c == 0)
         c = strcmp(x->arch, y->arch);
     return c;
 }
+
+int ps_entry_group_cmp(const ps_entry *x, const ps_entry *y) { return entry_order(x, y, 0); }
+
+static int entry_cmp(const void *a, const void *b) { return entry_order(a, b, 1); }
 
 void ps_entries_sort(ps_entries *e)
 {

@@ -399,18 +399,6 @@ void ps_repo_set_free(ps_repo_set *s)
 
 /* ---- diff ---------------------------------------------------------- */
 
-int ps_entry_group_cmp(const ps_entry *x, const ps_entry *y)
-{
-    int c = strcmp(x->kind, y->kind);
-    if (c == 0)
-        c = strcmp(x->target, y->target);
-    if (c == 0)
-        c = strcmp(x->name, y->name);
-    if (c == 0)
-        c = strcmp(x->arch, y->arch);
-    return c;
-}
-
 static int entry_group_cmp(const void *a, const void *b)
 {
     const ps_entry *x = a, *y = b;
