@@ -1,7 +1,8 @@
 #!/bin/sh
 # dnf against a pkgsmith repository served by nginx on 127.0.0.1, with the
 # client setup package's .repo (gpgcheck=1, repo_gpgcheck=1): install
-# alloy-journal-loki, and a tampered repomd.xml refused.
+# alloy-journal-loki, a tampered repomd.xml refused, and a key rotation
+# (dual-signed repomd.xml.asc) accepted by clients knowing either key.
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/chain.sh
 . "$top/tests/lib/chain.sh"
@@ -40,3 +41,31 @@ check_fails "dnf refuses a tampered repomd.xml" 1 "GPG signature verification er
     in_dnf "$C" --setopt=skip_if_unavailable=False makecache
 cp "$T/repomd.bak" "$X"
 check "dnf accepts it again once restored" in_dnf "$C" makecache
+
+# Key rotation: with Signing-Key listing two keys, repomd.xml.asc carries a
+# signature by each, so dnf (repo_gpgcheck=1) accepts the metadata whether
+# the client's .repo key file holds only the old key or only the new one.
+# (An rpm header holds one OpenPGP signature: the packages stay signed by
+# the first Signing-Key, which is why the client package ships every key.)
+FPR2=$(make_key "$H" 'Next Key <next@example.test>')
+sed -i "s/^Signing-Key: .*/Signing-Key: $FPR $FPR2/" "$REPO/repo.conf"
+sleep 1
+check "rotation: publish signed by both keys" "$P" repo publish --root "$REPO"
+K=$C/etc/pki/rpm-gpg/RPM-GPG-KEY-acme
+cp "$K" "$T/old-only.asc"
+gpg --homedir "$H" --armor --export "$FPR2" >"$T/new-only.asc"
+for k in old new; do
+    cp "$T/$k-only.asc" "$K"
+    rm -rf "$C"/var/cache/dnf/* "$C"/var/lib/dnf/repos
+    check "rotation: dnf knowing only the $k key accepts the dual-signed metadata" \
+        in_dnf "$C" --setopt=skip_if_unavailable=False makecache
+done
+check_eq "rotation: the client package ships both keys" 2 "$("$P" repo client-package --root "$REPO" --out "$T/client2" --version 1.1 >/dev/null &&
+    rpm2cpio "$T"/client2/acme-repo-1.1*.noarch.rpm | cpio -i --quiet --to-stdout ./etc/pki/rpm-gpg/RPM-GPG-KEY-acme | gpg --show-keys --with-colons | grep -c '^pub')"
+sed -i "s/^Signing-Key: .*/Signing-Key: $FPR/" "$REPO/repo.conf"
+sleep 1
+check "rotation: publish signed by the old key alone again" "$P" repo publish --root "$REPO"
+rm -rf "$C"/var/cache/dnf/* "$C"/var/lib/dnf/repos
+check_fails "... which dnf knowing only the new key refuses" 1 "GPG|signature|gpg" \
+    in_dnf "$C" --setopt=skip_if_unavailable=False makecache
+cp "$T/old-only.asc" "$K"
