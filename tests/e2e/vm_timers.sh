@@ -59,7 +59,8 @@ cat >"$IN/run.sh" <<'GUEST'
 result() { systemctl show -p Result --value "$1"; }
 gens() { find /var/lib/pkgsmith/generations -mindepth 1 -maxdepth 1 -type d | wc -l; }
 
-check "dpkg -i the pkgsmith package" dpkg -i /mnt/in/pkgsmith_*.deb
+# As the README: apt-get install (its Depends are in the image: no network).
+check "apt-get install the pkgsmith package and nginx" sh -c 'apt-get install -y /mnt/in/pkgsmith_*.deb nginx </dev/null'
 check "pkgsmith runs in the guest (all its libraries there)" pkgsmith --version
 check_eq "man -w pkgsmith-repo: the installed page" /usr/share/man/man1/pkgsmith-repo.1.gz "$(man -w pkgsmith-repo 2>&1)"
 check "the package made the system user pkgsmith" id pkgsmith
@@ -144,7 +145,11 @@ check "repo publish as pkgsmith" as_ps pkgsmith repo publish --root /var/lib/pkg
 cd / || exit 1
 sed -i 's/repo.example.com/repo.acme.internal/' /etc/nginx/sites-available/pkgsmith-repo.conf
 check "enable the shipped site, reload nginx" sh -c 'ln -s ../sites-available/pkgsmith-repo.conf /etc/nginx/sites-enabled/ && systemctl reload nginx'
-check_eq "nginx workers run as www-data" www-data "$(uid_name "$(children "$(cat /run/nginx.pid)" | head -n 1)")"
+# (reload is asynchronous: the new workers come a moment later)
+workers() { for w in $(children "$(cat /run/nginx.pid)"); do uid_name "$w"; done | sort -u; }
+i=0
+while [ "$(workers)" != www-data ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+check_eq "nginx workers run as www-data" www-data "$(workers)"
 # repo.acme.internal: the guest's loopback, as DNS would name the server.
 echo '127.0.0.1 repo.acme.internal' >>/etc/hosts
 # A client on the same guest, as the README's "Bootstrap of a new host".
@@ -165,7 +170,7 @@ check "client: alloy from http://repo.acme.internal" from_us alloy
 check "client: acme-repo's source is signed by our key file" grep -qx "Signed-By: $K" /etc/apt/sources.list.d/acme.sources
 # apt-get update verified InRelease with that key: the file it keeps
 # verifies with our key alone, signed by $FPR.
-kv() { _h=$(mktemp -d) && gpg -q --homedir "$_h" --import $K 2>/dev/null && gpg --homedir "$_h" --status-fd 1 --verify /var/lib/apt/lists/repo.acme.internal_dists_stable_InRelease 2>/dev/null | grep -q "^\[GNUPG:\] VALIDSIG .*$FPR"; }
+kv() { _h=$(mktemp -d) && gpg -q --homedir "$_h" --import "$K" 2>/dev/null && gpg --homedir "$_h" --status-fd 1 --verify /var/lib/apt/lists/repo.acme.internal_dists_stable_InRelease 2>/dev/null | grep -q "^\[GNUPG:\] VALIDSIG .*$FPR"; }
 check "client: apt-get update verified InRelease with our key ($FPR)" kv
 
 # Upgrade: the repository, its key and the mirror file stay.
@@ -190,9 +195,9 @@ check "purge removed the user and group pkgsmith" sh -c '! getent passwd pkgsmit
 exit 0
 GUEST
 
-# man-db for `man -w`: an image of its own (vm-bookworm-timers.img), so
-# that vm_alloy's does not change.
-img=$(vm_image bookworm "$VM_BOOKWORM_EXTRA,man-db" timers) || {
+# man-db for `man -w`, rpm for the package's Depends: an image of its own
+# (vm-bookworm-timers.img), so that vm_alloy's does not change.
+img=$(vm_image bookworm "$VM_BOOKWORM_EXTRA,man-db,rpm" timers) || {
     not_ok "bookworm: guest image" "mmdebstrap or mke2fs failed"
     exit 1
 }
