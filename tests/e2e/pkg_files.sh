@@ -40,7 +40,7 @@ check "the completion offers repo's subcommands" grep -q 'repo) words="add clien
 mkdir -p "$T/sd/debian"
 printf 'Source: pkgsmith\n\nPackage: pkgsmith\nArchitecture: any\n' >"$T/sd/debian/control"
 want=$(cd "$T/sd" && dpkg-shlibdeps -O "$T/root/usr/bin/pkgsmith" 2>/dev/null | sed 's/^shlibs:Depends=//')
-check_eq "Depends: as dpkg-shlibdeps computes them, plus adduser" "$want, adduser" \
+check_eq "Depends: as dpkg-shlibdeps computes them, plus adduser and rpm" "$want, adduser, rpm" \
     "$(dpkg-deb -f "$deb" Depends)"
 check "Requires: rpm's elfdeps names libc.so.6()(64bit) and librpm" sh -c \
     "rpm -qp --requires '$rpmf' 2>/dev/null | grep -qx 'libc.so.6()(64bit)' && rpm -qp --requires '$rpmf' 2>/dev/null | grep -q '^librpm.so'"

@@ -8,7 +8,13 @@
 # its loopback, the units from repo-tools/systemd in /etc/systemd/system.
 # Both timers enabled; each service started once must succeed
 # (Result=success) with its hardening, and write only where ReadWritePaths
-# allows: a write elsewhere, added by a drop-in, must fail.
+# allows: a write elsewhere, added by a drop-in, must fail.  Then the
+# README's "Set up a repository server" to its end (man -w, the client
+# package and alloy-journal-loki added and published as pkgsmith, the
+# shipped nginx site enabled with only its server_name set) and a client
+# on the same guest that bootstraps from http://repo.acme.internal (the
+# loopback in /etc/hosts) and installs alloy-journal-loki and the mirrored
+# alloy from it, verified with our key.
 if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
 # shellcheck source=tests/lib/common.sh
 . "$top/tests/lib/common.sh"
@@ -41,6 +47,11 @@ cp "$T"/pk/pkgsmith_*.deb "$IN/"
 mkdir -p "$IN/next"
 GNUPGHOME=$T/gnupg "$P" build --key "$FPR" --set release=2 --format deb --out "$T/next" "$T/root.src" >/dev/null
 cp "$T"/next/pkgsmith_*.deb "$IN/next/"
+# Our package, where the README's step 5 takes it from (out/ of the
+# checkout), for the repository the guest serves.
+mkdir -p "$IN/out"
+GNUPGHOME=$T/gnupg "$P" build --key "$FPR" --format deb --out "$IN/out" "$top" >/dev/null
+chmod -R a+rX "$IN"
 cp "$top/tests/lib/vm-guest.sh" "$IN/guest.sh"
 cat >"$IN/run.sh" <<'GUEST'
 . /mnt/in/guest.sh
@@ -48,8 +59,10 @@ cat >"$IN/run.sh" <<'GUEST'
 result() { systemctl show -p Result --value "$1"; }
 gens() { find /var/lib/pkgsmith/generations -mindepth 1 -maxdepth 1 -type d | wc -l; }
 
-check "dpkg -i the pkgsmith package" dpkg -i /mnt/in/pkgsmith_*.deb
+# As the README: apt-get install (its Depends are in the image: no network).
+check "apt-get install the pkgsmith package and nginx" sh -c 'apt-get install -y /mnt/in/pkgsmith_*.deb nginx </dev/null'
 check "pkgsmith runs in the guest (all its libraries there)" pkgsmith --version
+check_eq "man -w pkgsmith-repo: the installed page" /usr/share/man/man1/pkgsmith-repo.1.gz "$(man -w pkgsmith-repo 2>&1)"
 check "the package made the system user pkgsmith" id pkgsmith
 check_eq "/var/lib/pkgsmith: owner and mode" "pkgsmith:pkgsmith 755" "$(stat -c '%U:%G %a' /var/lib/pkgsmith)"
 check_eq "/var/lib/pkgsmith/gnupg: owner and mode" "pkgsmith:pkgsmith 700" "$(stat -c '%U:%G %a' /var/lib/pkgsmith/gnupg)"
@@ -60,9 +73,9 @@ check_eq "pkgsmith-mirror.service runs as pkgsmith" pkgsmith "$(systemctl show -
 G=/var/lib/pkgsmith/gnupg
 # (umask 077: the key and the state private, as the units' UMask.)
 as_ps() { runuser -u pkgsmith -- sh -c 'umask 077 && exec env GNUPGHOME=/var/lib/pkgsmith/gnupg "$@"' sh "$@"; }
-check "the repository key, made as pkgsmith" as_ps gpg --batch --passphrase '' --quick-gen-key 'Acme Repo <repo@acme.test>' ed25519 sign never
+check "the repository key, made as pkgsmith" as_ps gpg --batch --passphrase '' --quick-gen-key 'Acme Repo <repo@acme.internal>' rsa3072 sign never
 FPR=$(as_ps gpg --with-colons --list-secret-keys | awk -F: '$1 == "fpr" { print $10; exit }')
-check "repo init as pkgsmith" as_ps pkgsmith repo init --root /var/lib/pkgsmith --gnupg-home $G --key "$FPR" --org acme --url http://127.0.0.1
+check "repo init as pkgsmith" as_ps pkgsmith repo init --root /var/lib/pkgsmith --gnupg-home $G --key "$FPR" --org acme --url http://repo.acme.internal
 check_eq "the GnuPG home stays private" "pkgsmith:pkgsmith 700" "$(stat -c '%U:%G %a' $G)"
 install -d /etc/pkgsmith/keys /var/lib/prometheus/node-exporter
 cp /mnt/in/grafana.asc /etc/pkgsmith/keys/
@@ -121,6 +134,45 @@ systemctl daemon-reload
 systemctl reset-failed pkgsmith-publish.service
 check_eq "the state is private (db/: umask 077 of init and the units)" 700 "$(stat -c %a /var/lib/pkgsmith/db)"
 
+# The README's steps 5 and 6: our packages and the client package added
+# and published as pkgsmith, the shipped site enabled with its server_name
+# set (nothing else changed: the stock default site stays, and nginx picks
+# ours by name).
+cd /mnt/in || exit 1
+check "repo client-package as pkgsmith" as_ps pkgsmith repo client-package --root /var/lib/pkgsmith --out /tmp/client
+check "repo add the client package and alloy-journal-loki as pkgsmith" as_ps pkgsmith repo add --root /var/lib/pkgsmith /tmp/client/acme-repo* out/alloy-journal-loki*
+check "repo publish as pkgsmith" as_ps pkgsmith repo publish --root /var/lib/pkgsmith
+cd / || exit 1
+sed -i 's/repo.example.com/repo.acme.internal/' /etc/nginx/sites-available/pkgsmith-repo.conf
+check "enable the shipped site, reload nginx" sh -c 'ln -s ../sites-available/pkgsmith-repo.conf /etc/nginx/sites-enabled/ && systemctl reload nginx'
+# (reload is asynchronous: the new workers come a moment later)
+workers() { for w in $(children "$(cat /run/nginx.pid)"); do uid_name "$w"; done | sort -u; }
+i=0
+while [ "$(workers)" != www-data ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+check_eq "nginx workers run as www-data" www-data "$(workers)"
+# repo.acme.internal: the guest's loopback, as DNS would name the server.
+echo '127.0.0.1 repo.acme.internal' >>/etc/hosts
+# A client on the same guest, as the README's "Bootstrap of a new host".
+K=/usr/share/keyrings/acme-archive-keyring.asc
+check "client: the key from http://repo.acme.internal/keys/ has our fingerprint" sh -c "curl -fsSo /tmp/k.asc http://repo.acme.internal/keys/acme-archive-keyring.asc && gpg --show-keys --with-colons /tmp/k.asc | grep -qx 'fpr:::::::::$FPR:'"
+install -Dm644 /tmp/k.asc $K
+printf 'Types: deb\nURIs: http://repo.acme.internal\nSuites: stable\nComponents: main\nSigned-By: %s\n' $K >/etc/apt/sources.list.d/acme-bootstrap.sources
+check "client: apt-get update (bootstrap source)" apt-get update --error-on=any
+check "client: apt-get install -y acme-repo" sh -c 'apt-get install -y acme-repo </dev/null'
+rm /etc/apt/sources.list.d/acme-bootstrap.sources
+check "client: apt-get install -y alloy-journal-loki" sh -c 'apt-get install -y alloy-journal-loki </dev/null'
+check_eq "client: alloy-journal-loki installed, the version we built" "install ok installed $(dpkg-deb -f /mnt/in/out/alloy-journal-loki_*.deb Version)" "$(dpkg-query -W -f '${Status} ${Version}' alloy-journal-loki)"
+# from_us PKG: the installed version's source in apt-cache policy is ours.
+from_us() { apt-cache policy "$1" | grep -A1 '^ \*\*\*' | grep -q ' http://repo.acme.internal stable/main '; }
+check "client: apt-cache policy: alloy-journal-loki came from http://repo.acme.internal" from_us alloy-journal-loki
+check "client: alloy 1.2.0 installed, which the mirror synced" sh -c "dpkg-query -W -f '\${Version}' alloy | grep -q '^1.2.0-'"
+check "client: alloy from http://repo.acme.internal" from_us alloy
+check "client: acme-repo's source is signed by our key file" grep -qx "Signed-By: $K" /etc/apt/sources.list.d/acme.sources
+# apt-get update verified InRelease with that key: the file it keeps
+# verifies with our key alone, signed by $FPR.
+kv() { _h=$(mktemp -d) && gpg -q --homedir "$_h" --import "$K" 2>/dev/null && gpg --homedir "$_h" --status-fd 1 --verify /var/lib/apt/lists/repo.acme.internal_dists_stable_InRelease 2>/dev/null | grep -q "^\[GNUPG:\] VALIDSIG .*$FPR"; }
+check "client: apt-get update verified InRelease with our key ($FPR)" kv
+
 # Upgrade: the repository, its key and the mirror file stay.
 check "upgrade: dpkg -i the next release" dpkg -i /mnt/in/next/pkgsmith_*.deb
 check_eq "upgrade: the version installed" "$(dpkg-deb -f /mnt/in/next/pkgsmith_*.deb Version)" "$(dpkg-query -W -f '${Version}' pkgsmith)"
@@ -143,7 +195,9 @@ check "purge removed the user and group pkgsmith" sh -c '! getent passwd pkgsmit
 exit 0
 GUEST
 
-img=$(vm_image bookworm "$VM_BOOKWORM_EXTRA") || {
+# man-db for `man -w`, rpm for the package's Depends: an image of its own
+# (vm-bookworm-timers.img), so that vm_alloy's does not change.
+img=$(vm_image bookworm "$VM_BOOKWORM_EXTRA,man-db,rpm" timers) || {
     not_ok "bookworm: guest image" "mmdebstrap or mke2fs failed"
     exit 1
 }
