@@ -33,8 +33,7 @@ for m in pkgsmith.1 pkgsmith-build.1 pkgsmith-repo.1 pkgsmith-mirror.1 pkgsmith-
 done
 check "the units, site, snippet, examples and completion are installed" sh -c "cd '$T/root' && test -f usr/lib/systemd/system/pkgsmith-mirror.timer && test -f etc/nginx/sites-available/pkgsmith-repo.conf && test -f etc/nginx/snippets/pkgsmith-repo-locations.conf && test -f usr/share/doc/pkgsmith/examples/mirrors.d/grafana-apt.mirror && test -f usr/share/bash-completion/completions/pkgsmith"
 check "no site is enabled" test ! -e "$T/root/etc/nginx/sites-enabled"
-check "the completion offers repo's subcommands" grep -q 'repo) words="add client-package generations init' \
-    "$T/root/usr/share/bash-completion/completions/pkgsmith"
+check "the completion offers repo's subcommands" sh -c "grep '^ *repo) words=' '$T/root/usr/share/bash-completion/completions/pkgsmith' | grep -q 'add client-package .*generations init .*publish'"
 
 # Depends as dpkg-shlibdeps itself computes them for the same binary.
 mkdir -p "$T/sd/debian"
