@@ -29,13 +29,25 @@ typedef struct ps_opt {
     long min, max;    /* NUMBER: the range; SIZE: min is the smallest size */
 } ps_opt;
 
+/* One row of a table, by kind: T is the subcommand's options struct, FIELD
+ * the member the value lands in, SHORT a letter or 0.  The kind decides
+ * which arguments a row has, so a flag cannot be given a range. */
+#define PS_FLAG_OPT(T, name, short, field, help) \
+    {name, short, PS_OPT_FLAG, NULL, help, offsetof(T, field), 0, 0}
+#define PS_STRING_OPT(T, name, short, field, arg, help) \
+    {name, short, PS_OPT_STRING, arg, help, offsetof(T, field), 0, 0}
+#define PS_LIST_OPT(T, name, short, field, arg, help) \
+    {name, short, PS_OPT_LIST, arg, help, offsetof(T, field), 0, 0}
+#define PS_NUMBER_OPT(T, name, short, field, arg, help, min, max) \
+    {name, short, PS_OPT_NUMBER, arg, help, offsetof(T, field), min, max}
+#define PS_SIZE_OPT(T, name, short, field, arg, help, min) \
+    {name, short, PS_OPT_SIZE, arg, help, offsetof(T, field), min, 0}
+
 /* The options every repository-side subcommand shares.  T is the options
  * struct; the field names are fixed so that the help reads the same. */
-#define PS_OPT_ROOT(T, help) {"root", 0, PS_OPT_STRING, "DIR", help, offsetof(T, root), 0, 0}
-#define PS_OPT_JSON(T) \
-    {"json", 0, PS_OPT_FLAG, NULL, "print the result as JSON on stdout", offsetof(T, json), 0, 0}
-#define PS_OPT_WAIT(T, help) \
-    {"wait", 0, PS_OPT_NUMBER, "SECONDS", help, offsetof(T, wait), -1, 2147483647L}
+#define PS_OPT_ROOT(T, help) PS_STRING_OPT(T, "root", 0, root, "DIR", help)
+#define PS_OPT_JSON(T) PS_FLAG_OPT(T, "json", 0, json, "print the result as JSON on stdout")
+#define PS_OPT_WAIT(T, help) PS_NUMBER_OPT(T, "wait", 0, wait, "SECONDS", help, -1, 2147483647L)
 #define PS_OPT_END {NULL, 0, PS_OPT_FLAG, NULL, NULL, 0, 0, 0}
 
 typedef struct ps_cli_spec {

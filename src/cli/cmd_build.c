@@ -14,20 +14,16 @@ typedef struct build_cli {
 } build_cli;
 
 static const ps_opt OPTS[] = {
-    {"out", 'o', PS_OPT_STRING, "DIR", "output directory (default: out)",
-     offsetof(build_cli, out), 0, 0},
-    {"format", 'f', PS_OPT_STRING, "LIST", "deb, rpm or deb,rpm (default: both)",
-     offsetof(build_cli, format), 0, 0},
-    {"set", 's', PS_OPT_LIST, "NAME=VALUE",
-     "override a build setting: version, release, or a\n"
-     "name declared in pkgsmith.settings (repeatable)", offsetof(build_cli, sets), 0, 0},
-    {"key", 'k', PS_OPT_STRING, "FPR",
-     "sign with this OpenPGP key (default:\n$PKGSMITH_SIGNING_KEY)", offsetof(build_cli, key), 0,
-     0},
-    {"gnupg-home", 0, PS_OPT_STRING, "DIR", "GnuPG home holding the key (default: $GNUPGHOME)",
-     offsetof(build_cli, home), 0, 0},
-    {"no-sign", 0, PS_OPT_FLAG, NULL, "build unsigned packages", offsetof(build_cli, no_sign), 0,
-     0},
+    PS_STRING_OPT(build_cli, "out", 'o', out, "DIR", "output directory (default: out)"),
+    PS_STRING_OPT(build_cli, "format", 'f', format, "LIST", "deb, rpm or deb,rpm (default: both)"),
+    PS_LIST_OPT(build_cli, "set", 's', sets, "NAME=VALUE",
+        "override a build setting: version, release, or a\n"
+        "name declared in pkgsmith.settings (repeatable)"),
+    PS_STRING_OPT(build_cli, "key", 'k', key, "FPR",
+        "sign with this OpenPGP key (default:\n$PKGSMITH_SIGNING_KEY)"),
+    PS_STRING_OPT(build_cli, "gnupg-home", 0, home, "DIR",
+        "GnuPG home holding the key (default: $GNUPGHOME)"),
+    PS_FLAG_OPT(build_cli, "no-sign", 0, no_sign, "build unsigned packages"),
     PS_OPT_JSON(build_cli),
     PS_OPT_END};
 

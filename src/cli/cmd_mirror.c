@@ -23,37 +23,32 @@ typedef struct opts {
 
 static const ps_opt OPTS[] = {
     PS_OPT_ROOT(opts, "the repository (default /var/lib/pkgsmith)"),
-    {"config", 0, PS_OPT_STRING, "DIR", "mirror definitions (default /etc/pkgsmith/mirrors.d)",
-     offsetof(opts, config), 0, 0},
+    PS_STRING_OPT(opts, "config", 0, config, "DIR",
+        "mirror definitions (default /etc/pkgsmith/mirrors.d)"),
     PS_OPT_WAIT(opts, "wait for a busy lock (default 0: refuse; -1: for ever)"),
-    {"force", 0, PS_OPT_FLAG, NULL, "accept an index that shrank past Max-Shrink",
-     offsetof(opts, force), 0, 0},
-    {"connections", 0, PS_OPT_NUMBER, "N", "parallel downloads (overrides Connections)",
-     offsetof(opts, connections), 1, 64},
-    {"rate-limit", 0, PS_OPT_SIZE, "SIZE", "bytes per second over all downloads, e.g. 10M",
-     offsetof(opts, rate), 0, 0},
-    {"retries", 0, PS_OPT_NUMBER, "N",
-     "attempts after a failed request (default 4; 0: none);\n"
-     "5xx, 429 (Retry-After honoured), timeouts, drops",
-     offsetof(opts, retries), 0, 100},
-    {"timeout", 0, PS_OPT_NUMBER, "SECONDS",
-     "stop a mirror's sync after this long, publishing\n"
-     "nothing of it (overrides Timeout; partial downloads\n"
-     "are kept for the next run)",
-     offsetof(opts, timeout), 1, 7L * 86400},
-    {"dry-run", 0, PS_OPT_FLAG, NULL,
-     "verify the signed files and indices and print what\n"
-     "would be fetched, added, removed and published;\n"
-     "change nothing",
-     offsetof(opts, dry_run), 0, 0},
-    {"metrics-file", 0, PS_OPT_STRING, "PATH", "write Prometheus metrics (node_exporter textfile)",
-     offsetof(opts, metrics), 0, 0},
+    PS_FLAG_OPT(opts, "force", 0, force, "accept an index that shrank past Max-Shrink"),
+    PS_NUMBER_OPT(opts, "connections", 0, connections, "N",
+        "parallel downloads (overrides Connections)", 1, 64),
+    PS_SIZE_OPT(opts, "rate-limit", 0, rate, "SIZE",
+        "bytes per second over all downloads, e.g. 10M", 0),
+    PS_NUMBER_OPT(opts, "retries", 0, retries, "N",
+        "attempts after a failed request (default 4; 0: none);\n"
+        "5xx, 429 (Retry-After honoured), timeouts, drops", 0, 100),
+    PS_NUMBER_OPT(opts, "timeout", 0, timeout, "SECONDS",
+        "stop a mirror's sync after this long, publishing\n"
+        "nothing of it (overrides Timeout; partial downloads\n"
+        "are kept for the next run)", 1, 7L * 86400),
+    PS_FLAG_OPT(opts, "dry-run", 0, dry_run,
+        "verify the signed files and indices and print what\n"
+        "would be fetched, added, removed and published;\n"
+        "change nothing"),
+    PS_STRING_OPT(opts, "metrics-file", 0, metrics, "PATH",
+        "write Prometheus metrics (node_exporter textfile)"),
     PS_OPT_JSON(opts),
-    {"verbose", 0, PS_OPT_FLAG, NULL,
-     "print the one-line summary per mirror even when\n"
-     "stdout is not a terminal (by default a sync run\n"
-     "by cron or a timer prints only errors)",
-     offsetof(opts, verbose), 0, 0},
+    PS_FLAG_OPT(opts, "verbose", 0, verbose,
+        "print the one-line summary per mirror even when\n"
+        "stdout is not a terminal (by default a sync run\n"
+        "by cron or a timer prints only errors)"),
     PS_OPT_END};
 
 static const ps_cli_spec SPEC = {

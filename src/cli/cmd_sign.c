@@ -43,15 +43,12 @@ typedef struct sign_opts {
 } sign_opts;
 
 static const ps_opt OPTS[] = {
-    {"key", 'k', PS_OPT_STRING, "FPR",
-     "sign with this OpenPGP key (default:\n$PKGSMITH_SIGNING_KEY)", offsetof(sign_opts, key), 0,
-     0},
-    {"gnupg-home", 0, PS_OPT_STRING, "DIR", "GnuPG home holding the key (default: $GNUPGHOME)",
-     offsetof(sign_opts, home), 0, 0},
-    {"strip", 0, PS_OPT_FLAG, NULL, "remove the signatures instead", offsetof(sign_opts, strip),
-     0, 0},
-    {"out", 'o', PS_OPT_STRING, "DIR", "write DIR/<file name> instead of in place",
-     offsetof(sign_opts, out), 0, 0},
+    PS_STRING_OPT(sign_opts, "key", 'k', key, "FPR",
+        "sign with this OpenPGP key (default:\n$PKGSMITH_SIGNING_KEY)"),
+    PS_STRING_OPT(sign_opts, "gnupg-home", 0, home, "DIR",
+        "GnuPG home holding the key (default: $GNUPGHOME)"),
+    PS_FLAG_OPT(sign_opts, "strip", 0, strip, "remove the signatures instead"),
+    PS_STRING_OPT(sign_opts, "out", 'o', out, "DIR", "write DIR/<file name> instead of in place"),
     PS_OPT_JSON(sign_opts),
     PS_OPT_END};
 
