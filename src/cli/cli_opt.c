@@ -216,6 +216,12 @@ static void roff_text(const char *text, int fill, FILE *f)
     fputs(fill ? "" : ".fi\n", f);
 }
 
+static void man_section(const char *title, const char *text, int fill, FILE *f)
+{
+    fprintf(f, ".SH %s\n", title);
+    roff_text(text, fill, f);
+}
+
 void ps_cli_man(const ps_cli_spec *spec, const char *version, FILE *f)
 {
     char upper[32];
@@ -227,10 +233,8 @@ void ps_cli_man(const ps_cli_spec *spec, const char *version, FILE *f)
     fprintf(f, ".TH PKGSMITH\\-%s 1 \"\" \"pkgsmith %s\" \"pkgsmith manual\"\n", upper, version);
     fprintf(f, ".SH NAME\npkgsmith\\-%s \\- ", spec->name);
     roff_text(spec->summary, 1, f);
-    fputs(".SH SYNOPSIS\n", f);
-    roff_text(spec->synopsis, 0, f);
-    fputs(".SH DESCRIPTION\n", f);
-    roff_text(spec->description, 1, f);
+    man_section("SYNOPSIS", spec->synopsis, 0, f);
+    man_section("DESCRIPTION", spec->description, 1, f);
     fputs(".SH OPTIONS\n", f);
     for (const ps_opt *o = spec->opts; o->name; o++) {
         fputs(".TP\n", f);
@@ -242,10 +246,9 @@ void ps_cli_man(const ps_cli_spec *spec, const char *version, FILE *f)
         fputc('\n', f);
         roff_text(o->help, 1, f);
     }
-    fputs(".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nshow this text\n.SH \"EXIT STATUS\"\n", f);
-    roff_text(spec->exit_status, 1, f);
-    fputs(".SH EXAMPLE\n", f);
-    roff_text(spec->example, 0, f);
+    fputs(".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nshow this text\n", f);
+    man_section("\"EXIT STATUS\"", spec->exit_status, 1, f);
+    man_section("EXAMPLE", spec->example, 0, f);
     /* The file formats a command reads have pages of their own. */
     fputs(".SH \"SEE ALSO\"\n\\fBpkgsmith\\fR(1)", f);
     if (strcmp(spec->name, "mirror") == 0 || strcmp(spec->name, "bundle") == 0)

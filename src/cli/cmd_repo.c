@@ -257,27 +257,46 @@ static ps_code do_remove(opts *o, ps_repo *r, ps_error *err)
     return PS_OK;
 }
 
-static ps_code do_list(opts *o, ps_repo *r, ps_error *err)
+/* One package of a listing: the working set's rows (FULL) also say where
+ * the file is and where it came from; a snapshot's do not. */
+static void print_pkg(const opts *o, size_t i, const ps_repo_pkg *p, int full)
 {
-    (void)err;
+    if (!o->json) {
+        if (full)
+            printf("%-3s %-14s %-30s %-20s %-8s %s\n", p->kind, p->target, p->name, p->version,
+                   p->arch, strcmp(p->source, "-") == 0 ? "added" : p->source);
+        else
+            printf("%-3s %-14s %-30s %-20s %s\n", p->kind, p->target, p->name, p->version,
+                   p->arch);
+        return;
+    }
+    printf("%s{", i ? "," : "");
+    json_kv("kind", p->kind, 0), json_kv("target", p->target, 1);
+    json_kv("name", p->name, 1), json_kv("version", p->version, 1);
+    json_kv("arch", p->arch, 1), json_kv("sha256", p->sha256, 1);
+    if (full)
+        json_kv("href", p->href, 1), json_kv("source", p->source, 1);
+    printf(",\"size\":%llu}", (unsigned long long)p->size);
+}
+
+/* The working set of R, or SET (a snapshot's or a generation's) if given. */
+static void print_listing(const opts *o, const ps_repo *r, const ps_repo_set *set)
+{
+    size_t n = set ? ps_repo_set_count(set) : ps_repo_count(r);
     if (o->json)
         printf("{\"ok\":true,\"packages\":[");
-    for (size_t i = 0; i < ps_repo_count(r); i++) {
-        ps_repo_pkg p = ps_repo_pkg_at(r, i);
-        if (o->json) {
-            printf("%s{", i ? "," : "");
-            json_kv("kind", p.kind, 0), json_kv("target", p.target, 1);
-            json_kv("name", p.name, 1), json_kv("version", p.version, 1);
-            json_kv("arch", p.arch, 1), json_kv("sha256", p.sha256, 1);
-            json_kv("href", p.href, 1), json_kv("source", p.source, 1);
-            printf(",\"size\":%llu}", (unsigned long long)p.size);
-        } else {
-            printf("%-3s %-14s %-30s %-20s %-8s %s\n", p.kind, p.target, p.name, p.version,
-                   p.arch, strcmp(p.source, "-") == 0 ? "added" : p.source);
-        }
+    for (size_t i = 0; i < n; i++) {
+        ps_repo_pkg p = set ? ps_repo_set_at(set, i) : ps_repo_pkg_at(r, i);
+        print_pkg(o, i, &p, !set);
     }
     if (o->json)
         printf("]}\n");
+}
+
+static ps_code do_list(opts *o, ps_repo *r, ps_error *err)
+{
+    (void)err;
+    print_listing(o, r, NULL);
     return PS_OK;
 }
 
@@ -366,11 +385,11 @@ static ps_code do_verify(opts *o, ps_repo *r, ps_error *err)
 {
     size_t checked = 0;
     long g = o->gen ? o->gen : ps_repo_current(r);
-    if (ps_repo_verify(r, o->gen, &checked, err) != PS_OK)
-        return err->code;
-    report(o, "{\"ok\":true,\"generation\":%ld,\"checked\":%zu}\n",
-           "generation %ld: %zu signatures and files verified\n", g, checked);
-    return PS_OK;
+    ps_code rc = ps_repo_verify(r, o->gen, &checked, err);
+    if (rc == PS_OK)
+        report(o, "{\"ok\":true,\"generation\":%ld,\"checked\":%zu}\n",
+               "generation %ld: %zu signatures and files verified\n", g, checked);
+    return rc;
 }
 
 static ps_code do_client(opts *o, ps_repo *r, ps_error *err)
@@ -403,26 +422,6 @@ static ps_code do_client(opts *o, ps_repo *r, ps_error *err)
 }
 
 /* ---- snapshots, diff, gc -------------------------------------------- */
-
-static void print_set(const opts *o, const ps_repo_set *set)
-{
-    if (o->json)
-        printf("{\"ok\":true,\"packages\":[");
-    for (size_t i = 0; i < ps_repo_set_count(set); i++) {
-        ps_repo_pkg p = ps_repo_set_at(set, i);
-        if (o->json) {
-            printf("%s{", i ? "," : "");
-            json_kv("kind", p.kind, 0), json_kv("target", p.target, 1);
-            json_kv("name", p.name, 1), json_kv("version", p.version, 1);
-            json_kv("arch", p.arch, 1), json_kv("sha256", p.sha256, 1);
-            printf(",\"size\":%llu}", (unsigned long long)p.size);
-        } else {
-            printf("%-3s %-14s %-30s %-20s %s\n", p.kind, p.target, p.name, p.version, p.arch);
-        }
-    }
-    if (o->json)
-        printf("]}\n");
-}
 
 static void print_diff(const opts *o, const ps_repo_diff *d)
 {
@@ -526,7 +525,7 @@ static ps_code do_snapshot(opts *o, ps_repo *r, ps_error *err)
         ps_repo_set *set = ps_repo_set_snapshot(r, name, err);
         if (set == NULL)
             return err->code;
-        print_set(o, set);
+        print_listing(o, NULL, set);
         ps_repo_set_free(set);
     } else if (strcmp(verb, "diff") == 0) {
         ps_repo_set *a = ps_repo_set_snapshot(r, name, err);

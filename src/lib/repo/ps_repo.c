@@ -99,6 +99,22 @@ ps_code ps_entries_push(ps_entries *e, ps_entry *x, ps_error *err)
     return PS_OK;
 }
 
+ps_code ps_entries_push_copy(ps_entries *e, const ps_repo_pkg *p, ps_error *err)
+{
+    ps_entry x = {strdup(p->kind), strdup(p->target), strdup(p->name), strdup(p->version),
+                  strdup(p->arch), strdup(p->sha256), strdup(p->href), p->size,
+                  strdup(p->source ? p->source : "-")};
+    ps_code rc = PS_OK;
+    if (!x.kind || !x.target || !x.name || !x.version || !x.arch || !x.sha256 || !x.href ||
+        !x.source)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        rc = ps_entries_push(e, &x, err);
+    if (rc != PS_OK)
+        ps_entry_free(&x);
+    return rc;
+}
+
 static ps_code parse_entry(char *line, const char *path, size_t lineno, ps_entry *x,
                            ps_error *err)
 {
@@ -673,10 +689,9 @@ static ps_code add_one(add_ctx *c, const char *path, const ps_repo_target *t,
     if (rc == PS_OK && old == NULL)
         rc = meta_store(c->r, &c->staged, p, href, err);
     if (rc == PS_OK && !unchanged) {
-        ps_entry x = {strdup(kind), strdup(target), strdup(ps_pkginfo_name(p)),
-                      strdup(ps_pkginfo_version(p)), strdup(ps_pkginfo_arch(p)),
-                      strdup(h->sha256), strdup(href), h->size, strdup("-")};
-        rc = ps_entries_push(&c->fresh, &x, err);
+        ps_repo_pkg x = {kind, target, ps_pkginfo_name(p), ps_pkginfo_version(p),
+                         ps_pkginfo_arch(p), h->sha256, href, h->size, "-"};
+        rc = ps_entries_push_copy(&c->fresh, &x, err);
         if (rc == PS_OK && !g_hash_table_contains(c->ident, id))
             g_hash_table_insert(c->ident, strdup(id), &c->fresh.v[c->fresh.n - 1]);
     }
@@ -886,19 +901,36 @@ long ps_repo_current(const ps_repo *r)
     return sscanf(target, "generations/%ld/tree", &g) == 1 ? g : 0;
 }
 
+ps_deb822 *ps_info_open(const char *path)
+{
+    ps_deb822 *d = path ? ps_deb822_parse_file(path, NULL) : NULL;
+    if (d && ps_deb822_count(d) != 1) {
+        ps_deb822_free(d);
+        d = NULL;
+    }
+    return d;
+}
+
+void ps_info_str(const ps_deb822 *d, const char *field, char *dst, size_t size)
+{
+    const char *v = d ? ps_deb822_get(d, 0, field) : NULL;
+    if (v)
+        snprintf(dst, size, "%s", v);
+}
+
+long ps_info_num(const ps_deb822 *d, const char *field, long dflt)
+{
+    const char *v = d ? ps_deb822_get(d, 0, field) : NULL;
+    return v ? strtol(v, NULL, 10) : dflt;
+}
+
 static void read_info(const ps_repo *r, long g, ps_repo_gen *out)
 {
     char *path = ps_strdupf("%s/generations/%ld/info", r->root, g);
-    ps_deb822 *d = path ? ps_deb822_parse_file(path, NULL) : NULL;
-    if (d && ps_deb822_count(d) == 1) {
-        const char *v;
-        if ((v = ps_deb822_get(d, 0, "Date")))
-            snprintf(out->date, sizeof out->date, "%s", v);
-        if ((v = ps_deb822_get(d, 0, "Valid-Until")))
-            snprintf(out->valid_until, sizeof out->valid_until, "%s", v);
-        if ((v = ps_deb822_get(d, 0, "Packages")))
-            out->packages = (size_t)strtoul(v, NULL, 10);
-    }
+    ps_deb822 *d = ps_info_open(path);
+    ps_info_str(d, "Date", out->date, sizeof out->date);
+    ps_info_str(d, "Valid-Until", out->valid_until, sizeof out->valid_until);
+    out->packages = (size_t)ps_info_num(d, "Packages", (long)out->packages);
     ps_deb822_free(d);
     free(path);
 }

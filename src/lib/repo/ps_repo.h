@@ -185,14 +185,9 @@ const char *ps_repo_conf_get(const ps_repo *r, const char *field);
 /* The first fingerprint of Signing-Key: the key that signs packages
  * (the client package, re-signed mirror packages) and bundles. */
 const char *ps_repo_key(const ps_repo *r);
-/* Every fingerprint of Signing-Key (several during a key rotation): each
- * signs InRelease, Release.gpg and repomd.xml.asc, and the client package
- * ships them all. */
-const ps_strv *ps_repo_keys(const ps_repo *r);
 const char *ps_repo_gnupg_home(const ps_repo *r);
 const ps_strv *ps_repo_suites(const ps_repo *r);
 const ps_strv *ps_repo_components(const ps_repo *r);
-const ps_strv *ps_repo_rpm_repos(const ps_repo *r);
 
 /* What the client setup package is for; NULL members take the defaults. */
 typedef struct ps_repo_client_opts {

@@ -29,13 +29,28 @@ struct ps_repo {
     ps_entries db;
 };
 
+/* Every fingerprint of Signing-Key (several during a key rotation): each
+ * signs InRelease, Release.gpg and repomd.xml.asc, and the client package
+ * ships them all.  Outside this folder only the first one matters
+ * (ps_repo_key), and the rpm repos are the repository's own business. */
+const ps_strv *ps_repo_keys(const ps_repo *r);
+const ps_strv *ps_repo_rpm_repos(const ps_repo *r);
+
 void ps_entry_free(ps_entry *x);
 void ps_entries_free(ps_entries *e);
 /* Appends *X, taking ownership of its strings. */
 ps_code ps_entries_push(ps_entries *e, ps_entry *x, ps_error *err);
+/* Appends a copy of P, its strings duplicated; a NULL source is "-". */
+ps_code ps_entries_push_copy(ps_entries *e, const ps_repo_pkg *p, ps_error *err);
 ps_code ps_entries_load(const char *path, ps_entries *out, ps_error *err);
 ps_code ps_entries_save(const char *path, const ps_entries *e, ps_error *err);
 void ps_entries_sort(ps_entries *e);
+/* An info file we wrote (generations/N/info, snapshots/NAME/info): its one
+ * stanza, or NULL when it is missing or damaged; the getters then leave
+ * DST as it is and return DFLT, so a listing shows what it can. */
+ps_deb822 *ps_info_open(const char *path);
+void ps_info_str(const ps_deb822 *d, const char *field, char *dst, size_t size);
+long ps_info_num(const ps_deb822 *d, const char *field, long dflt);
 /* X as the public ps_repo_pkg (borrowing its strings). */
 ps_repo_pkg ps_entry_view(const ps_entry *x);
 /* By kind, target, name and arch: the group that Keep-Versions counts

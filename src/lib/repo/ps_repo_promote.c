@@ -91,15 +91,10 @@ static ps_code collect(const ps_repo *r, const char *from, const char *to, int d
             free(target);
             continue;
         }
-        ps_entry x = {strdup(e->kind), target, strdup(e->name), strdup(e->version),
-                      strdup(e->arch), strdup(e->sha256), strdup(e->href), e->size,
-                      strdup(e->source)};
-        if (!x.kind || !x.name || !x.version || !x.arch || !x.sha256 || !x.href || !x.source)
-            rc = ps_error_set(err, PS_ENOMEM, "out of memory");
-        if (rc == PS_OK)
-            rc = ps_entries_push(fresh, &x, err);
-        if (rc != PS_OK)
-            ps_entry_free(&x);
+        ps_repo_pkg x = ps_entry_view(e);
+        x.target = target;
+        rc = ps_entries_push_copy(fresh, &x, err);
+        free(target);
     }
     for (size_t i = 0; rc == PS_OK && i < nspecs; i++)
         if (!used[i])

@@ -136,18 +136,8 @@ static int in_suite(const ps_entry *e, const char *suite)
 
 static ps_code entry_copy(const ps_entry *x, ps_entries *out, ps_error *err)
 {
-    ps_entry y = {strdup(x->kind), strdup(x->target), strdup(x->name), strdup(x->version),
-                  strdup(x->arch), strdup(x->sha256), strdup(x->href), x->size,
-                  strdup(x->source ? x->source : "-")};
-    if (!y.kind || !y.target || !y.name || !y.version || !y.arch || !y.sha256 || !y.href ||
-        !y.source) {
-        ps_entry_free(&y);
-        return ps_error_set(err, PS_ENOMEM, "out of memory");
-    }
-    ps_code rc = ps_entries_push(out, &y, err);
-    if (rc != PS_OK)
-        ps_entry_free(&y);
-    return rc;
+    ps_repo_pkg p = ps_entry_view(x);
+    return ps_entries_push_copy(out, &p, err);
 }
 
 static int pinned_index(const ps_strv *suites, const ps_entry *e)
@@ -252,16 +242,10 @@ ps_code ps_repo_snapshot_drop(ps_repo *r, const char *name, ps_error *err)
 static void read_snapshot_info(const ps_repo *r, ps_repo_snapshot *s)
 {
     char *path = ps_repo_snapshot_path(r, s->name, "info");
-    ps_deb822 *d = path ? ps_deb822_parse_file(path, NULL) : NULL;
-    if (d && ps_deb822_count(d) == 1) {
-        const char *v;
-        if ((v = ps_deb822_get(d, 0, "Created")))
-            snprintf(s->created, sizeof s->created, "%s", v);
-        if ((v = ps_deb822_get(d, 0, "Packages")))
-            s->packages = (size_t)strtoul(v, NULL, 10);
-        if ((v = ps_deb822_get(d, 0, "Generation")))
-            s->generation = strtol(v, NULL, 10);
-    }
+    ps_deb822 *d = ps_info_open(path);
+    ps_info_str(d, "Created", s->created, sizeof s->created);
+    s->packages = (size_t)ps_info_num(d, "Packages", (long)s->packages);
+    s->generation = ps_info_num(d, "Generation", s->generation);
     ps_deb822_free(d);
     free(path);
 }

@@ -103,25 +103,15 @@ static ps_code store(ps_repo *r, const ps_repo_item *it, ps_error *err)
 static ps_code push_item(ps_entries *e, const char *source, const ps_repo_item *it,
                          ps_error *err)
 {
-    ps_entry x = {strdup(it->kind), strdup(it->target), strdup(it->name), strdup(it->version),
-                  strdup(it->arch), strdup(it->sha256), strdup(it->href), it->size,
-                  strdup(source)};
-    if (!x.kind || !x.target || !x.name || !x.version || !x.arch || !x.sha256 || !x.href ||
-        !x.source) {
-        ps_entry_free(&x);
-        return ps_error_set(err, PS_ENOMEM, "out of memory");
-    }
-    ps_code rc = ps_entries_push(e, &x, err);
-    if (rc != PS_OK)
-        ps_entry_free(&x);
-    return rc;
+    ps_repo_pkg x = {it->kind, it->target, it->name, it->version, it->arch, it->sha256,
+                     it->href, it->size, source};
+    return ps_entries_push_copy(e, &x, err);
 }
 
 static ps_code copy_entry(ps_entries *e, const ps_entry *y, ps_error *err)
 {
-    ps_repo_item it = {y->kind, y->target, y->name, y->version, y->arch, y->sha256,
-                       y->size, y->href, NULL, NULL, 0};
-    return push_item(e, y->source, &it, err);
+    ps_repo_pkg x = ps_entry_view(y);
+    return ps_entries_push_copy(e, &x, err);
 }
 
 /* "TARGET SHA256" of every entry of SOURCE (mine) and of every other
