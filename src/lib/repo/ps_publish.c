@@ -34,6 +34,10 @@ typedef struct pub {
     ps_entries set;    /* what it serves: the working set with pinned suites
                         * taken from their snapshots */
     size_t npins;
+    long prev;         /* the served generation, whose indexes may be reused */
+    ps_buf prev_keys;  /* its `indexes` file ("KEY NAME" lines), or empty */
+    ps_buf keys;       /* this generation's `indexes` */
+    size_t reused;     /* indexes linked from PREV instead of rewritten */
 } pub;
 
 static ps_code write_file(const char *path, const void *data, size_t len, ps_error *err)
@@ -76,11 +80,105 @@ static ps_code link_in_tree(const char *from, const char *to, ps_error *err)
     return rc;
 }
 
+/* ---- reuse ---------------------------------------------------------
+ * An index (one suite/component/arch, one rpm repo) depends only on the
+ * entries it lists, each record being fixed by its SHA-256 and href.  The
+ * SHA-256 of those pairs is its key; generations/N/indexes holds the key
+ * of each index.  When the served generation has the same key, its files
+ * are hard-linked instead of rebuilt and recompressed: a publish after a
+ * one-package add rewrites the one index that changed. */
+
+static int apt_lists(const ps_entry *e, const char *target, const char *arch)
+{
+    return strcmp(e->kind, "deb") == 0 && strcmp(e->target, target) == 0 &&
+           (strcmp(e->arch, arch) == 0 || strcmp(e->arch, "all") == 0);
+}
+
+static int rpm_lists(const ps_entry *e, const char *repo)
+{
+    return strcmp(e->kind, "rpm") == 0 && strcmp(e->target, repo) == 0;
+}
+
+/* KEY of the index NAME whose entries are those LISTS accepts; SALT is
+ * whatever else its files depend on (the signers of repomd.xml.asc). */
+static ps_code index_key(pub *p, const char *name, const char *target, const char *arch,
+                         const char *salt, char key[65], ps_error *err)
+{
+    ps_sha256 *h = ps_sha256_new(err);
+    if (h == NULL)
+        return err && err->code ? err->code : PS_ENOMEM;
+    ps_sha256_update(h, name, strlen(name) + 1);
+    ps_sha256_update(h, salt, strlen(salt) + 1);
+    for (size_t i = 0; i < p->set.n; i++) {
+        const ps_entry *e = &p->set.v[i];
+        if (arch ? apt_lists(e, target, arch) : rpm_lists(e, target)) {
+            ps_sha256_update(h, e->sha256, strlen(e->sha256) + 1);
+            ps_sha256_update(h, e->href, strlen(e->href) + 1);
+        }
+    }
+    ps_sha256_final(h, key);
+    return ps_buf_appendf(&p->keys, err, "%s %s\n", key, name);
+}
+
+/* Non-zero when the served generation has index NAME with KEY. */
+static int prev_has(const pub *p, const char *name, const char *key)
+{
+    const char *k = (const char *)p->prev_keys.data, *end = k + p->prev_keys.len;
+    size_t nl = strlen(name);
+    for (const char *eol; k && (eol = memchr(k, '\n', (size_t)(end - k))) != NULL; k = eol + 1)
+        if ((size_t)(eol - k) == 65 + nl && memcmp(k, key, 64) == 0 && k[64] == ' ' &&
+            memcmp(k + 65, name, nl) == 0)
+            return 1;
+    return 0;
+}
+
+static char *prev_path(const pub *p, const char *rel)
+{
+    return ps_strdupf("%s/generations/%ld/tree/%s", p->r->root, p->prev, rel);
+}
+
+static ps_code load_prev_keys(pub *p, ps_error *err)
+{
+    p->prev = ps_repo_current(p->r);
+    char *path = p->prev ? ps_strdupf("%s/generations/%ld/indexes", p->r->root, p->prev) : NULL;
+    ps_code rc = PS_OK;
+    if (path && ps_path_exists(path))
+        rc = ps_file_read(path, &p->prev_keys, err);
+    free(path);
+    return rc;
+}
+
 /* ---- apt ----------------------------------------------------------- */
 
 typedef struct release {
     ps_buf sha256, sha512;
 } release;
+
+/* Records dists/SUITE/REL (at PATH, with hashes H) in the Release lists
+ * and in by-hash/. */
+static ps_code apt_record(pub *p, const char *suite, const char *rel, const char *path,
+                          const ps_hashes *h, release *R, ps_error *err)
+{
+    ps_code rc = ps_buf_appendf(&R->sha256, err, " %s %16llu %s\n", h->sha256,
+                                (unsigned long long)h->size, rel);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(&R->sha512, err, " %s %16llu %s\n", h->sha512,
+                            (unsigned long long)h->size, rel);
+    const char *algos[2] = {"SHA256", "SHA512"}, *hex[2] = {h->sha256, h->sha512};
+    char *dir = rc == PS_OK ? strdup(rel) : NULL;
+    if (dir && strrchr(dir, '/'))
+        *strrchr(dir, '/') = '\0';
+    for (int i = 0; rc == PS_OK && i < 2; i++) {
+        char *byhash = ps_strdupf("dists/%s/%s/by-hash/%s/%s", suite, dir, algos[i], hex[i]);
+        char *full = byhash ? tree_path(p, byhash) : NULL;
+        rc = full ? link_in_tree(path, full, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+        if (rc == PS_OK)
+            rc = ps_strv_take(&p->hashfiles, byhash, err), byhash = NULL;
+        free(byhash), free(full);
+    }
+    free(dir);
+    return rc;
+}
 
 /* Writes REL (relative to dists/SUITE/) and records it in the Release
  * lists and in by-hash/. */
@@ -97,24 +195,60 @@ static ps_code apt_index(pub *p, const char *suite, const char *rel, const ps_bu
     if (rc == PS_OK)
         rc = ps_hashes_of_mem(data->data ? (const void *)data->data : "", data->len, &h, err);
     if (rc == PS_OK)
-        rc = ps_buf_appendf(&R->sha256, err, " %s %16llu %s\n", h.sha256,
-                            (unsigned long long)h.size, rel);
-    if (rc == PS_OK)
-        rc = ps_buf_appendf(&R->sha512, err, " %s %16llu %s\n", h.sha512,
-                            (unsigned long long)h.size, rel);
-    const char *algos[2] = {"SHA256", "SHA512"}, *hex[2] = {h.sha256, h.sha512};
-    char *dir = rc == PS_OK ? strdup(rel) : NULL;
-    if (dir && strrchr(dir, '/'))
-        *strrchr(dir, '/') = '\0';
-    for (int i = 0; rc == PS_OK && i < 2; i++) {
-        char *byhash = ps_strdupf("dists/%s/%s/by-hash/%s/%s", suite, dir, algos[i], hex[i]);
-        char *full = byhash ? tree_path(p, byhash) : NULL;
-        rc = full ? link_in_tree(path, full, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
-        if (rc == PS_OK)
-            rc = ps_strv_take(&p->hashfiles, byhash, err), byhash = NULL;
-        free(byhash), free(full);
+        rc = apt_record(p, suite, rel, path, &h, R, err);
+    free(path);
+    return rc;
+}
+
+/* The size and both digests that the served generation's Release text
+ * PREV lists for REL; non-zero when it lists both. */
+static int prev_release_hashes(const ps_buf *prev, const char *rel, ps_hashes *h)
+{
+    const char *t = (const char *)prev->data, *end = t + prev->len;
+    int section = 0, found = 0;
+    for (const char *eol; t && (eol = memchr(t, '\n', (size_t)(end - t))) != NULL; t = eol + 1) {
+        char line[1024], hex[130], path[600];
+        unsigned long long size;
+        snprintf(line, sizeof line, "%.*s", (int)(eol - t), t);
+        if (line[0] != ' ') {
+            section = strcmp(line, "SHA256:") == 0 ? 1 : strcmp(line, "SHA512:") == 0 ? 2 : 0;
+            continue;
+        }
+        if (section == 0 || sscanf(line, " %129s %llu %599s", hex, &size, path) != 3 ||
+            strcmp(path, rel) != 0 || strlen(hex) != (section == 1 ? 64u : 128u))
+            continue;
+        memcpy(section == 1 ? h->sha256 : h->sha512, hex, strlen(hex) + 1);
+        h->size = size;
+        found |= section;
     }
-    free(dir), free(path);
+    return found == 3;
+}
+
+static const char *const PACKAGES_SUFFIX[3] = {"", ".gz", ".xz"};
+
+/* Links COMP/binary-ARCH/Packages* of the served generation into this
+ * one; *DONE stays 0 when its Release does not list all three. */
+static ps_code apt_reuse(pub *p, const char *suite, const char *comp, const char *arch,
+                         const ps_buf *prev, release *R, int *done, ps_error *err)
+{
+    char rel[3][512];
+    ps_hashes h[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(rel[i], sizeof rel[i], "%s/binary-%s/Packages%s", comp, arch, PACKAGES_SUFFIX[i]);
+        if (!prev_release_hashes(prev, rel[i], &h[i]))
+            return PS_OK;
+    }
+    ps_code rc = PS_OK;
+    for (int i = 0; rc == PS_OK && i < 3; i++) {
+        char *sub = ps_strdupf("dists/%s/%s", suite, rel[i]);
+        char *from = sub ? prev_path(p, sub) : NULL, *to = sub ? tree_path(p, sub) : NULL;
+        rc = from && to ? link_in_tree(from, to, err) : ps_error_set(err, PS_ENOMEM, "out of memory");
+        if (rc == PS_OK)
+            rc = apt_record(p, suite, rel[i], to, &h[i], R, err);
+        free(sub), free(from), free(to);
+    }
+    *done = rc == PS_OK;
+    p->reused += *done;
     return rc;
 }
 
@@ -127,27 +261,29 @@ static ps_code append_record(pub *p, const ps_entry *e, ps_buf *out, ps_error *e
 }
 
 static ps_code apt_packages(pub *p, const char *suite, const char *comp, const char *arch,
-                            release *R, ps_error *err)
+                            const ps_buf *prev, release *R, ps_error *err)
 {
     ps_buf pk = {0}, gz = {0}, xz = {0};
-    char target[512], rel[512];
+    char target[512], rel[512], name[1024], key[65];
     snprintf(target, sizeof target, "%s/%s", suite, comp);
-    ps_code rc = PS_OK;
-    for (size_t i = 0; rc == PS_OK && i < p->set.n; i++) {
-        const ps_entry *e = &p->set.v[i];
-        if (strcmp(e->kind, "deb") == 0 && strcmp(e->target, target) == 0 &&
-            (strcmp(e->arch, arch) == 0 || strcmp(e->arch, "all") == 0))
-            rc = append_record(p, e, &pk, err);
-    }
+    snprintf(name, sizeof name, "dists/%s/%s/binary-%s", suite, comp, arch);
+    int done = 0;
+    ps_code rc = index_key(p, name, target, arch, "", key, err);
+    if (rc == PS_OK && prev->len && prev_has(p, name, key))
+        rc = apt_reuse(p, suite, comp, arch, prev, R, &done, err);
+    if (rc != PS_OK || done)
+        return rc;
+    for (size_t i = 0; rc == PS_OK && i < p->set.n; i++)
+        if (apt_lists(&p->set.v[i], target, arch))
+            rc = append_record(p, &p->set.v[i], &pk, err);
     if (rc == PS_OK)
         rc = ps_compress(PS_FILTER_GZIP, pk.data ? (const void *)pk.data : "", pk.len, &gz, err);
     if (rc == PS_OK)
         rc = ps_compress(PS_FILTER_XZ_LOWMEM, pk.data ? (const void *)pk.data : "", pk.len, &xz,
                          err);
-    const char *suffix[3] = {"", ".gz", ".xz"};
     const ps_buf *data[3] = {&pk, &gz, &xz};
     for (int i = 0; rc == PS_OK && i < 3; i++) {
-        snprintf(rel, sizeof rel, "%s/binary-%s/Packages%s", comp, arch, suffix[i]);
+        snprintf(rel, sizeof rel, "%s/binary-%s/Packages%s", comp, arch, PACKAGES_SUFFIX[i]);
         rc = apt_index(p, suite, rel, data[i], R, err);
     }
     ps_buf_free(&pk), ps_buf_free(&gz), ps_buf_free(&xz);
@@ -196,11 +332,17 @@ static ps_code sign_to(pub *p, const ps_buf *data, ps_sign_mode mode, const char
 static ps_code apt_suite(pub *p, const char *suite, ps_error *err)
 {
     release R = {{0}, {0}};
-    ps_buf text = {0};
-    ps_code rc = PS_OK;
+    ps_buf text = {0}, prev = {0};
+    char *sub = ps_strdupf("dists/%s/Release", suite);
+    char *prev_rel = sub && p->prev ? prev_path(p, sub) : NULL;
+    ps_code rc = sub ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && prev_rel && p->prev_keys.len && ps_path_exists(prev_rel))
+        rc = ps_file_read(prev_rel, &prev, err);
+    free(sub), free(prev_rel);
     for (size_t c = 0; rc == PS_OK && c < p->r->components.n; c++)
         for (size_t a = 0; rc == PS_OK && a < p->r->archs.n; a++)
-            rc = apt_packages(p, suite, p->r->components.v[c], p->r->archs.v[a], &R, err);
+            rc = apt_packages(p, suite, p->r->components.v[c], p->r->archs.v[a], &prev, &R, err);
+    ps_buf_free(&prev);
     if (rc == PS_OK)
         rc = release_text(p, suite, &R, &text, err);
     char *base = ps_strdupf("%s/dists/%s/", p->tree, suite);
@@ -346,6 +488,35 @@ static ps_code rpm_repomd(pub *p, const char *dir, cr_Repomd *md, ps_error *err)
     return rc;
 }
 
+/* Links every file of rpm/REPO/repodata of the served generation into
+ * DIR: the hash-named indexes and repomd.xml with its signature, which
+ * carry no expiry, so nothing is re-signed. */
+static ps_code rpm_reuse(pub *p, const char *repo, const char *dir, int *done, ps_error *err)
+{
+    char *sub = ps_strdupf("rpm/%s/repodata", repo);
+    char *from = sub ? prev_path(p, sub) : NULL;
+    DIR *d = from ? opendir(from) : NULL;
+    ps_code rc = sub && from ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+    for (struct dirent *de; rc == PS_OK && d && (de = readdir(d));) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *src = ps_strdupf("%s/%s", from, de->d_name), *dst = ps_strdupf("%s/%s", dir, de->d_name);
+        char *rel = strncmp(de->d_name, "repomd.xml", 10) ? ps_strdupf("%s/%s", sub, de->d_name) : NULL;
+        rc = src && dst ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
+        if (rc == PS_OK && link(src, dst) != 0)
+            rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
+        if (rc == PS_OK && rel)
+            rc = ps_strv_take(&p->hashfiles, rel, err), rel = NULL;
+        free(src), free(dst), free(rel);
+    }
+    *done = rc == PS_OK && d != NULL;
+    p->reused += *done;
+    if (d)
+        closedir(d);
+    free(sub), free(from);
+    return rc;
+}
+
 static ps_code rpm_repo(pub *p, const char *repo, ps_error *err)
 {
     char *dir = ps_strdupf("%s/rpm/%s/repodata", p->tree, repo);
@@ -358,20 +529,25 @@ static ps_code rpm_repo(pub *p, const char *repo, ps_error *err)
     /* hrefs are pool/..., resolved through this link to the tree's pool. */
     if (rc == PS_OK && symlink("../../pool", pool) != 0)
         rc = ps_error_set(err, PS_EIO, "%s: %s", pool, strerror(errno));
+    char name[600], key[65];
+    snprintf(name, sizeof name, "rpm/%s", repo);
+    int done = 0;
+    if (rc == PS_OK)
+        rc = index_key(p, name, repo, NULL, ps_signer_fprs(p->signer), key, err);
+    if (rc == PS_OK && prev_has(p, name, key))
+        rc = rpm_reuse(p, repo, dir, &done, err);
     for (size_t i = 0; i < p->set.n; i++)
-        count += strcmp(p->set.v[i].kind, "rpm") == 0 && strcmp(p->set.v[i].target, repo) == 0;
-    if (rc == PS_OK)
+        count += rpm_lists(&p->set.v[i], repo);
+    if (rc == PS_OK && !done)
         rc = md_open(&m, dir, count, err);
-    for (size_t i = 0; rc == PS_OK && i < p->set.n; i++) {
-        const ps_entry *e = &p->set.v[i];
-        if (strcmp(e->kind, "rpm") == 0 && strcmp(e->target, repo) == 0)
-            rc = md_add(&m, p, e, err);
-    }
-    if (rc == PS_OK)
+    for (size_t i = 0; rc == PS_OK && !done && i < p->set.n; i++)
+        if (rpm_lists(&p->set.v[i], repo))
+            rc = md_add(&m, p, &p->set.v[i], err);
+    if (rc == PS_OK && !done)
         rc = md_close(&m, err);
-    if (rc == PS_OK)
+    if (rc == PS_OK && !done)
         rc = md_records(&m, p, repo, md, err);
-    if (rc == PS_OK)
+    if (rc == PS_OK && !done)
         rc = rpm_repomd(p, dir, md, err);
     md_free(&m);
     if (md)
@@ -444,6 +620,11 @@ static ps_code write_state(pub *p, ps_error *err)
         rc = ps_buf_appendf(&b, err, "%s\n", p->hashfiles.v[i]);
     if (rc == PS_OK)
         rc = write_file(hf, b.data ? (const void *)b.data : "", b.len, err);
+    char *idx = ps_strdupf("%s/indexes", p->dir);
+    if (rc == PS_OK)
+        rc = idx ? write_file(idx, p->keys.data ? (const void *)p->keys.data : "", p->keys.len, err)
+                 : PS_ENOMEM;
+    free(idx);
     ps_buf_free(&b);
     if (rc == PS_OK)
         rc = ps_buf_appendf(&b, err,
@@ -640,6 +821,8 @@ ps_code ps_repo_publish(ps_repo *r, ps_repo_published *out, ps_error *err)
         rc = ps_repo_served(r, &p.set, &p.npins, err);
     if (rc == PS_OK)
         rc = ps_repo_list_gens(r, &gens, &n, err);
+    if (rc == PS_OK)
+        rc = load_prev_keys(&p, err);
     p.gen = (n ? gens[n - 1] : 0) + 1;
     if (p.gen <= ps_repo_current(r))
         p.gen = ps_repo_current(r) + 1;
@@ -666,6 +849,7 @@ ps_code ps_repo_publish(ps_repo *r, ps_repo_published *out, ps_error *err)
     }
     ps_signer_free(p.signer);
     ps_strv_free(&p.hashfiles);
+    ps_buf_free(&p.keys), ps_buf_free(&p.prev_keys);
     ps_strv_free(&retired);
     ps_entries_free(&p.set);
     free(parent), free(p.dir), free(p.tree), free(gens);
