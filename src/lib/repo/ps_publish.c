@@ -81,12 +81,13 @@ static ps_code link_in_tree(const char *from, const char *to, ps_error *err)
 }
 
 /* ---- reuse ---------------------------------------------------------
- * An index (one suite/component/arch, one rpm repo) depends only on the
+ * An apt index (one suite/component/arch) depends only on the
  * entries it lists, each record being fixed by its SHA-256 and href.  The
  * SHA-256 of those pairs is its key; generations/N/indexes holds the key
  * of each index.  When the served generation has the same key, its files
  * are hard-linked instead of rebuilt and recompressed: a publish after a
- * one-package add rewrites the one index that changed. */
+ * one-package add rewrites the one index that changed.  (rpm repos are
+ * rebuilt each time still: createrepo_c names and renames their files.) */
 
 static int apt_lists(const ps_entry *e, const char *target, const char *arch)
 {
@@ -488,35 +489,6 @@ static ps_code rpm_repomd(pub *p, const char *dir, cr_Repomd *md, ps_error *err)
     return rc;
 }
 
-/* Links every file of rpm/REPO/repodata of the served generation into
- * DIR: the hash-named indexes and repomd.xml with its signature, which
- * carry no expiry, so nothing is re-signed. */
-static ps_code rpm_reuse(pub *p, const char *repo, const char *dir, int *done, ps_error *err)
-{
-    char *sub = ps_strdupf("rpm/%s/repodata", repo);
-    char *from = sub ? prev_path(p, sub) : NULL;
-    DIR *d = from ? opendir(from) : NULL;
-    ps_code rc = sub && from ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-    for (struct dirent *de; rc == PS_OK && d && (de = readdir(d));) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *src = ps_strdupf("%s/%s", from, de->d_name), *dst = ps_strdupf("%s/%s", dir, de->d_name);
-        char *rel = strncmp(de->d_name, "repomd.xml", 10) ? ps_strdupf("%s/%s", sub, de->d_name) : NULL;
-        rc = src && dst ? PS_OK : ps_error_set(err, PS_ENOMEM, "out of memory");
-        if (rc == PS_OK && link(src, dst) != 0)
-            rc = ps_error_set(err, PS_EIO, "%s: %s", dst, strerror(errno));
-        if (rc == PS_OK && rel)
-            rc = ps_strv_take(&p->hashfiles, rel, err), rel = NULL;
-        free(src), free(dst), free(rel);
-    }
-    *done = rc == PS_OK && d != NULL;
-    p->reused += *done;
-    if (d)
-        closedir(d);
-    free(sub), free(from);
-    return rc;
-}
-
 static ps_code rpm_repo(pub *p, const char *repo, ps_error *err)
 {
     char *dir = ps_strdupf("%s/rpm/%s/repodata", p->tree, repo);
@@ -529,25 +501,18 @@ static ps_code rpm_repo(pub *p, const char *repo, ps_error *err)
     /* hrefs are pool/..., resolved through this link to the tree's pool. */
     if (rc == PS_OK && symlink("../../pool", pool) != 0)
         rc = ps_error_set(err, PS_EIO, "%s: %s", pool, strerror(errno));
-    char name[600], key[65];
-    snprintf(name, sizeof name, "rpm/%s", repo);
-    int done = 0;
-    if (rc == PS_OK)
-        rc = index_key(p, name, repo, NULL, ps_signer_fprs(p->signer), key, err);
-    if (rc == PS_OK && prev_has(p, name, key))
-        rc = rpm_reuse(p, repo, dir, &done, err);
     for (size_t i = 0; i < p->set.n; i++)
         count += rpm_lists(&p->set.v[i], repo);
-    if (rc == PS_OK && !done)
+    if (rc == PS_OK)
         rc = md_open(&m, dir, count, err);
-    for (size_t i = 0; rc == PS_OK && !done && i < p->set.n; i++)
+    for (size_t i = 0; rc == PS_OK && i < p->set.n; i++)
         if (rpm_lists(&p->set.v[i], repo))
             rc = md_add(&m, p, &p->set.v[i], err);
-    if (rc == PS_OK && !done)
+    if (rc == PS_OK)
         rc = md_close(&m, err);
-    if (rc == PS_OK && !done)
+    if (rc == PS_OK)
         rc = md_records(&m, p, repo, md, err);
-    if (rc == PS_OK && !done)
+    if (rc == PS_OK)
         rc = rpm_repomd(p, dir, md, err);
     md_free(&m);
     if (md)

@@ -11,10 +11,9 @@
  *   generations/N/{packages,hashfiles,info}
  *                              the working set it was made from, the
  *                              hash-named files it introduced, a summary
- *   generations/N/indexes      "KEY NAME" per index (NAME: dists/SUITE/
- *                              COMP/binary-ARCH or rpm/REPO; KEY: SHA-256
- *                              of its entries' sha256 and href, and for
- *                              rpm of the signers).  The next publish
+ *   generations/N/indexes      "KEY NAME" per apt index (NAME: dists/
+ *                              SUITE/COMP/binary-ARCH; KEY: SHA-256 of its
+ *                              entries' sha256 and href).  The next publish
  *                              hard-links an index whose KEY is unchanged
  *                              from the served generation instead of
  *                              rebuilding it; a generation without this
