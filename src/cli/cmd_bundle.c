@@ -45,6 +45,7 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith bundle export [--mirror NAME]... [--since GEN | --full]\n"
     "                           [--split SIZE] [--key FPR] [--gnupg-home DIR] --out FILE\n"
     "    pkgsmith bundle import [--transfer-key FILE]... FILE...\n"
+    "    pkgsmith bundle verify [--transfer-key FILE]... FILE...\n"
     "    pkgsmith bundle list\n"
     "    (all also take --root DIR, --wait SECONDS, --json, --help)\n",
     "    export (connected side) writes a tar: a manifest signed with the\n"
@@ -69,7 +70,15 @@ static const ps_cli_spec SPEC = {
     "    an interrupted import is finished by running it again.  FILE.001\n"
     "    alone finds the other chunks.\n"
     "\n"
-    "    list shows every export and import of the repository.\n",
+    "    verify checks a bundle where it lies (on its medium) as import\n"
+    "    would, without importing or writing anything: the manifest's\n"
+    "    signature against the pinned transfer keys, that every chunk is\n"
+    "    there and whole (a missing one is named), and every member's size\n"
+    "    and SHA-256.  It does not check what the repository holds (base\n"
+    "    generation, targets): import does.\n"
+    "\n"
+    "    list shows every export (each on a row of its own, also two of the\n"
+    "    same generation) and every import of the repository.\n",
     OPTS,
     "    0 done (or nothing to do); 1 verification or I/O failure (nothing\n"
     "    published); 2 bad input, missing base, or key problem; 64 usage\n"
@@ -103,7 +112,9 @@ static void json_result(const char *cmd, const ps_bundle_result *r)
            "\"bytes\":%llu,\"signer\":\"%s\",\"duration\":%.3f",
            cmd, r->nothing ? "true" : "false", r->origin, r->generation, r->base, r->members,
            r->packages, r->files, (unsigned long long)r->bytes, r->signer, r->duration);
-    if (strcmp(cmd, "import") == 0)
+    if (strcmp(cmd, "verify") == 0)
+        ;
+    else if (strcmp(cmd, "import") == 0)
         printf(",\"published\":%s,\"repository_generation\":%ld", r->published ? "true" : "false",
                r->published_gen);
     else {
@@ -179,6 +190,29 @@ static int do_import(opts *o, int argc, char **argv)
     return 0;
 }
 
+static int do_verify(opts *o, int argc, char **argv)
+{
+    bar b = {"verify", ps_now()};
+    int tty = isatty(STDERR_FILENO) && !o->json;
+    ps_bundle_import_opts io = {o->root, (const char *const *)argv, (size_t)argc,
+                                (const char *const *)o->keys.v, o->keys.n, (int)o->wait,
+                                tty ? draw : NULL, &b};
+    ps_bundle_result r;
+    ps_error err = {0};
+    if (ps_bundle_verify(&io, &r, &err) != PS_OK)
+        return ps_cli_fail("bundle", &err, o->json);
+    char size[32], base[48];
+    ps_cli_human(r.bytes, size, sizeof size);
+    snprintf(base, sizeof base, r.base ? "delta on generation %ld" : "full", r.base);
+    if (o->json)
+        json_result("verify", &r);
+    else
+        printf("%s: good: generation %ld of origin %s (%s), %zu members, %zu package files "
+               "(%s), signed by %s\n",
+               argv[0], r.generation, r.origin, base, r.members, r.files, size, r.signer);
+    return 0;
+}
+
 static int do_list(opts *o)
 {
     ps_bundle_event *ev = NULL;
@@ -234,6 +268,9 @@ static int dispatch(opts *o, const char *sub, int nargs, char **args)
     if (strcmp(sub, "import") == 0)
         return nargs ? do_import(o, nargs, args)
                      : ps_cli_usage_error(&SPEC, "import needs a bundle", NULL);
+    if (strcmp(sub, "verify") == 0)
+        return nargs ? do_verify(o, nargs, args)
+                     : ps_cli_usage_error(&SPEC, "verify needs a bundle", NULL);
     if (strcmp(sub, "list") == 0)
         return nargs ? ps_cli_usage_error(&SPEC, "list takes no arguments", args[0]) : do_list(o);
     return ps_cli_usage_error(&SPEC, "unknown subcommand", sub);
@@ -255,4 +292,4 @@ static int run(int argc, char **argv)
     return status;
 }
 
-const ps_command ps_cmd_bundle = {&SPEC, "carry mirrors across an air gap (export/import)", run};
+const ps_command ps_cmd_bundle = {&SPEC, "carry mirrors across an air gap (export/import/verify)", run};

@@ -78,6 +78,10 @@ void ps_bundle_result_free(ps_bundle_result *r);
 
 ps_code ps_bundle_export(const ps_bundle_export_opts *o, ps_bundle_result *out, ps_error *err);
 ps_code ps_bundle_import(const ps_bundle_import_opts *o, ps_bundle_result *out, ps_error *err);
+/* Checks a bundle where it lies (signature, chunks, every member's size
+ * and SHA-256) without importing: nothing is written anywhere.  O->root
+ * is read only for Transfer-Keys when O->keys is empty. */
+ps_code ps_bundle_verify(const ps_bundle_import_opts *o, ps_bundle_result *out, ps_error *err);
 
 /* One line of `bundle list`. */
 typedef struct ps_bundle_event {

@@ -32,6 +32,8 @@ typedef struct imp {
     ps_repo *r;
     ps_strv files;
     const char *name;          /* the bundle, for messages */
+    char *stem;                /* FILE of FILE.001, FILE.002, ...; NULL: files given */
+    uint64_t head_bytes;       /* tar bytes of MANIFEST and MANIFEST.asc, at least */
     ps_bundle_manifest *m;
     ps_bundle_event *log;
     size_t nlog;
@@ -69,8 +71,8 @@ static ps_code resolve_files(imp *x)
         size_t before = x->files.n;
         if (ps_path_exists(f))
             rc = ps_strv_add(&x->files, f, x->err);
-        else
-            rc = add_chunks(x, f, 1);
+        else if ((rc = add_chunks(x, f, 1)) == PS_OK && x->files.n > before && o->nfiles == 1)
+            x->stem = strdup(f);
         if (rc == PS_OK && x->files.n == before)
             rc = ps_error_set(x->err, PS_EINPUT, "%s: no such file (nor %s.001)", f, f);
     }
@@ -81,16 +83,70 @@ static ps_code resolve_files(imp *x)
             return ps_error_set(x->err, PS_ENOMEM, "out of memory");
         stem[strlen(stem) - 4] = '\0';
         rc = add_chunks(x, stem, 2);
-        free(stem);
+        x->stem = stem;
     }
     x->name = rc == PS_OK ? x->files.v[0] : NULL;
     return rc;
+}
+
+/* Bytes a tar member of SIZE takes at least: its header and its data in
+ * 512-byte blocks (pax headers, when there are some, come on top). */
+static uint64_t tar_bytes(uint64_t size)
+{
+    return 512 + (size + 511) / 512 * 512;
+}
+
+/* A tar ends in two zero blocks: a full-size last chunk that does not is
+ * followed by one that is missing. */
+static int ends_tar(const char *path, uint64_t size)
+{
+    unsigned char b[1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC), zero = 0;
+    if (fd >= 0 && size >= sizeof b && pread(fd, b, sizeof b, (off_t)(size - sizeof b)) ==
+                                           (ssize_t)sizeof b) {
+        zero = 1;
+        for (size_t i = 0; i < sizeof b; i++)
+            zero &= b[i] == 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    return zero;
+}
+
+/* The signed manifest gives every member's size, so the least number of
+ * chunks is known: a missing chunk is named before any member is read. */
+static ps_code check_count(imp *x, uint64_t last_size)
+{
+    uint64_t least = x->head_bytes + 1024;
+    for (size_t i = 0; i < x->m->nmembers; i++)
+        least += tar_bytes(x->m->members[i].size);
+    size_t need = (size_t)((least + x->m->split - 1) / x->m->split), have = x->files.n;
+    if (have >= need && (last_size < x->m->split || ends_tar(x->files.v[have - 1], last_size)))
+        return PS_OK;
+    if (have < need)
+        need = need > have + 1 ? need : have + 1;
+    else
+        need = have + 1;
+    char missing[700];
+    if (x->stem)
+        snprintf(missing, sizeof missing, "%.600s.%03zu: no such file", x->stem, have + 1);
+    else
+        snprintf(missing, sizeof missing, "%.600s: chunk %zu of the bundle is not among the "
+                 "%zu files given", x->name, have + 1, have);
+    return ps_error_set(x->err, PS_EVERIFY,
+                        "%s: the signed manifest lists %zu members, so the bundle has at least "
+                        "%zu chunks of %llu bytes and %zu are here: copy the missing chunk from "
+                        "the medium; nothing imported",
+                        missing, x->m->nmembers + 2, need, (unsigned long long)x->m->split, have);
 }
 
 /* Every chunk but the last is exactly the split size: a truncated or
  * foreign chunk is named before anything is read from it. */
 static ps_code check_chunks(imp *x)
 {
+    struct stat st;
+    if (x->m->split && stat(x->files.v[x->files.n - 1], &st) != 0)
+        return ps_error_set(x->err, PS_EIO, "%s: %s", x->files.v[x->files.n - 1], strerror(errno));
     for (size_t i = 0; x->m->split && i + 1 < x->files.n; i++) {
         struct stat st;
         if (stat(x->files.v[i], &st) != 0)
@@ -102,7 +158,7 @@ static ps_code check_chunks(imp *x)
                                 x->files.v[i], (long long)st.st_size,
                                 (unsigned long long)x->m->split);
     }
-    return PS_OK;
+    return x->m->split ? check_count(x, (uint64_t)st.st_size) : PS_OK;
 }
 
 /* ---- the manifest ------------------------------------------------------ */
@@ -112,7 +168,7 @@ static ps_code load_keys(imp *x, ps_verifier *v)
     ps_code rc = PS_OK;
     for (size_t i = 0; rc == PS_OK && i < x->o->nkeys; i++)
         rc = ps_verifier_import_file(v, x->o->keys[i], x->err);
-    const char *conf = ps_repo_conf_get(x->r, "Transfer-Keys");
+    const char *conf = x->r ? ps_repo_conf_get(x->r, "Transfer-Keys") : NULL;
     char *copy = x->o->nkeys == 0 && conf ? strdup(conf) : NULL, *save = NULL;
     for (char *w = copy ? strtok_r(copy, " \t\n", &save) : NULL; rc == PS_OK && w;
          w = strtok_r(NULL, " \t\n", &save))
@@ -122,7 +178,7 @@ static ps_code load_keys(imp *x, ps_verifier *v)
         rc = ps_error_set(x->err, PS_EKEY,
                           "no transfer key is pinned: pass --transfer-key FILE or set "
                           "Transfer-Keys in %s/repo.conf",
-                          ps_repo_root(x->r));
+                          x->r ? ps_repo_root(x->r) : x->o->root);
     return rc;
 }
 
@@ -171,6 +227,7 @@ static ps_code open_manifest(imp *x, char signer[41])
     if (rc == PS_OK)
         rc = read_small(x, "MANIFEST.asc", PS_BUNDLE_SIG_MAX, &sig);
     snprintf(what, sizeof what, "%s: MANIFEST", x->name);
+    x->head_bytes = tar_bytes(text.len) + tar_bytes(sig.len);
     ps_span part = {text.data, text.len};
     if (rc == PS_OK)
         rc = ps_verifier_verify(v, sig.data, sig.len, &part, 1, NULL, what, signer, x->err);
@@ -283,7 +340,7 @@ static ps_code copy_data(imp *x, size_t i, int fd, ps_sha256 *h, uint64_t *done_
         if (off < 0 || (uint64_t)off != at)
             return member_fail(x, i, "holes in a member");
         ps_sha256_update(h, buf, len);
-        if (ps_fd_write_all(fd, buf, len) != 0)
+        if (fd >= 0 && ps_fd_write_all(fd, buf, len) != 0)
             return ps_error_set(x->err, PS_EIO, "%s/%s: %s", x->stage, x->m->members[i].path,
                                 strerror(errno));
         at += (uint64_t)len;
@@ -310,14 +367,15 @@ static ps_code stage_member(imp *x, size_t i, uint64_t *progress_base)
     }
     if (archive_entry_filetype(e) != AE_IFREG || archive_entry_size(e) != (la_int64_t)mb->size)
         return member_fail(x, i, "not a regular file of the size the manifest gives");
-    char *dst = ps_strdupf("%s/%s", x->stage, mb->path), *tmp = ps_strdupf("%s.part", dst);
-    char *dir = dst ? strdup(dst) : NULL;
-    ps_sha256 *h = dir && tmp ? ps_sha256_new(x->err) : NULL;
+    /* Without a staging directory (bundle verify) the member is only hashed. */
+    char *dst = x->stage ? ps_strdupf("%s/%s", x->stage, mb->path) : NULL;
+    char *tmp = dst ? ps_strdupf("%s.part", dst) : NULL, *dir = dst ? strdup(dst) : NULL;
+    ps_sha256 *h = !x->stage || (dir && tmp) ? ps_sha256_new(x->err) : NULL;
     ps_code rc = h ? PS_OK : ps_error_set(x->err, PS_ENOMEM, "out of memory");
-    if (rc == PS_OK)
+    if (rc == PS_OK && dir)
         *strrchr(dir, '/') = '\0', rc = ps_mkdir_p(dir, 0755, x->err);
-    int fd = rc == PS_OK ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-    if (rc == PS_OK && fd < 0)
+    int fd = rc == PS_OK && tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (rc == PS_OK && tmp && fd < 0)
         rc = ps_error_set(x->err, PS_EIO, "%s: %s", tmp, strerror(errno));
     uint64_t got_bytes = 0;
     if (rc == PS_OK)
@@ -333,7 +391,7 @@ static ps_code stage_member(imp *x, size_t i, uint64_t *progress_base)
                  sha, mb->sha256);
         rc = member_fail(x, i, why);
     }
-    if (rc == PS_OK && rename(tmp, dst) != 0)
+    if (rc == PS_OK && dst && rename(tmp, dst) != 0)
         rc = ps_error_set(x->err, PS_EIO, "%s: %s", dst, strerror(errno));
     if (rc != PS_OK && tmp)
         unlink(tmp);
@@ -348,7 +406,7 @@ static ps_code stream(imp *x)
     double last = 0;
     for (size_t i = 0; i < x->m->nmembers; i++)
         total += x->m->members[i].size;
-    ps_code rc = ps_mkdir_p(x->stage, 0755, x->err);
+    ps_code rc = x->stage ? ps_mkdir_p(x->stage, 0755, x->err) : PS_OK;
     for (size_t i = 0; rc == PS_OK && i < x->m->nmembers; i++) {
         rc = stage_member(x, i, &done_bytes);
         double t = ps_now();
@@ -465,6 +523,18 @@ static ps_code commit(imp *x, ps_bundle_result *out)
     return rc;
 }
 
+static void describe(const ps_bundle_manifest *m, ps_bundle_result *out)
+{
+    memcpy(out->origin, m->origin, 33);
+    out->generation = m->generation, out->base = m->base, out->members = m->nmembers;
+    for (size_t i = 0; i < m->nmembers; i++) {
+        out->bytes += m->members[i].size;
+        out->files += strncmp(m->members[i].path, "pool/", 5) == 0;
+    }
+    for (size_t k = 0; k < m->nmirrors; k++)
+        out->packages += m->mirrors[k].npkgs;
+}
+
 static ps_code run(imp *x, ps_bundle_result *out)
 {
     int already = 0;
@@ -476,14 +546,7 @@ static ps_code run(imp *x, ps_bundle_result *out)
     if (rc != PS_OK)
         return rc;
     const ps_bundle_manifest *m = x->m;
-    memcpy(out->origin, m->origin, 33);
-    out->generation = m->generation, out->base = m->base, out->members = m->nmembers;
-    for (size_t i = 0; i < m->nmembers; i++) {
-        out->bytes += m->members[i].size;
-        out->files += strncmp(m->members[i].path, "pool/", 5) == 0;
-    }
-    for (size_t k = 0; k < m->nmirrors; k++)
-        out->packages += m->mirrors[k].npkgs;
+    describe(m, out);
     char rel[80];
     snprintf(rel, sizeof rel, "incoming/%s-%ld", m->origin, m->generation);
     if ((x->stage = ps_bundle_path(ps_repo_root(x->r), rel)) == NULL)
@@ -503,6 +566,42 @@ static ps_code run(imp *x, ps_bundle_result *out)
     return rc;
 }
 
+static void imp_free(imp *x)
+{
+    if (x->a)
+        archive_read_free(x->a);
+    g_hash_table_destroy(x->pooled), g_hash_table_destroy(x->shipped);
+    ps_bundle_manifest_free(x->m);
+    ps_repo_free(x->r);
+    ps_strv_free(&x->files);
+    free(x->log), free(x->stage), free(x->stem);
+}
+
+/* Everything import checks of the bundle itself, reading it once and
+ * writing nothing: the signature, the chunks, every member's size and
+ * SHA-256.  The repository (opened read-only) is needed only for its
+ * Transfer-Keys. */
+ps_code ps_bundle_verify(const ps_bundle_import_opts *o, ps_bundle_result *out, ps_error *err)
+{
+    double t0 = ps_now();
+    memset(out, 0, sizeof *out);
+    imp x = {.o = o, .err = err};
+    x.pooled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    x.shipped = g_hash_table_new(g_str_hash, g_str_equal);
+    ps_code rc = resolve_files(&x);
+    if (rc == PS_OK && o->nkeys == 0 && (x.r = ps_repo_open(o->root, 0, o->wait_seconds, err)) == NULL)
+        rc = err && err->code ? err->code : PS_EINPUT;
+    if (rc == PS_OK)
+        rc = open_manifest(&x, out->signer);
+    if (rc == PS_OK)
+        describe(x.m, out), rc = check_chunks(&x);
+    if (rc == PS_OK)
+        rc = stream(&x);
+    imp_free(&x);
+    out->duration = ps_now() - t0;
+    return rc;
+}
+
 ps_code ps_bundle_import(const ps_bundle_import_opts *o, ps_bundle_result *out, ps_error *err)
 {
     double t0 = ps_now();
@@ -517,13 +616,7 @@ ps_code ps_bundle_import(const ps_bundle_import_opts *o, ps_bundle_result *out, 
         rc = run(&x, out);
     if (x.r)
         out->published_gen = ps_repo_current(x.r);
-    if (x.a)
-        archive_read_free(x.a);
-    g_hash_table_destroy(x.pooled), g_hash_table_destroy(x.shipped);
-    ps_bundle_manifest_free(x.m);
-    ps_repo_free(x.r);
-    ps_strv_free(&x.files);
-    free(x.log), free(x.stage);
+    imp_free(&x);
     out->duration = ps_now() - t0;
     return rc;
 }

@@ -51,7 +51,8 @@ int ps_bundle_name_ok(const char *s);
 /* ---- state (ps_bundle_state.c) -------------------------------------- */
 /* ROOT/bundles/origin, made (random) on first use. */
 ps_code ps_bundle_origin(const char *root, char out[33], ps_error *err);
-/* Appends (or, same kind+origin+generation, replaces) EV in the log. */
+/* Appends EV to the log; an import replaces the row of the same origin
+ * and generation (pending -> done). */
 ps_code ps_bundle_log_put(const char *root, const ps_bundle_event *ev, ps_error *err);
 /* The event KIND ORIGIN GENERATION of the log, or NULL (*EVS malloc'd). */
 const ps_bundle_event *ps_bundle_log_find(const ps_bundle_event *evs, size_t n,

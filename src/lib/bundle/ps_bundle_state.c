@@ -133,9 +133,12 @@ ps_code ps_bundle_log_put(const char *root, const ps_bundle_event *ev, ps_error 
                              : ps_error_set(err, PS_ENOMEM, "out of memory");
     if (rc == PS_OK)
         rc = ps_bundle_list(root, &evs, &n, err);
+    /* An import's row moves from pending to done; every export is a row
+     * of its own (the same generation on a second medium, or split). */
+    int replaces = strcmp(ev->kind, "import") == 0;
     for (size_t i = 0; rc == PS_OK && i < n; i++)
-        if (strcmp(evs[i].kind, ev->kind) != 0 || strcmp(evs[i].origin, ev->origin) != 0 ||
-            evs[i].generation != ev->generation)
+        if (!replaces || strcmp(evs[i].kind, ev->kind) != 0 ||
+            strcmp(evs[i].origin, ev->origin) != 0 || evs[i].generation != ev->generation)
             rc = put_line(&b, &evs[i], err);
     if (rc == PS_OK)
         rc = put_line(&b, ev, err);
