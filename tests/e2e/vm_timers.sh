@@ -59,8 +59,6 @@ cp "$top/tests/lib/vm-guest.sh" "$IN/guest.sh"
 cat >"$IN/run.sh" <<'GUEST'
 . /mnt/in/guest.sh
 # result UNIT: its Result after a run.
-result() { systemctl show -p Result --value "$1"; }
-gens() { find /var/lib/pkgsmith/generations -mindepth 1 -maxdepth 1 -type d | wc -l; }
 
 # As the README: apt-get install (its Depends are in the image: no network).
 check "apt-get install the pkgsmith package and nginx" sh -c 'apt-get install -y /mnt/in/pkgsmith_*.deb nginx </dev/null'
@@ -74,8 +72,6 @@ check_eq "pkgsmith-mirror.service runs as pkgsmith" pkgsmith "$(systemctl show -
 # As the README's "Set up a repository server": the key made as the user
 # pkgsmith in its GnuPG home, the repository initialised as pkgsmith.
 G=/var/lib/pkgsmith/gnupg
-# (umask 077: the key and the state private, as the units' UMask.)
-as_ps() { runuser -u pkgsmith -- sh -c 'umask 077 && exec env GNUPGHOME=/var/lib/pkgsmith/gnupg "$@"' sh "$@"; }
 check "the repository key, made as pkgsmith" as_ps gpg --batch --passphrase '' --quick-gen-key 'Acme Repo <repo@acme.internal>' rsa3072 sign never
 FPR=$(as_ps gpg --with-colons --list-secret-keys | awk -F: '$1 == "fpr" { print $10; exit }')
 check "repo init as pkgsmith" as_ps pkgsmith repo init --root /var/lib/pkgsmith --gnupg-home $G --key "$FPR" --org acme --url http://repo.acme.internal

@@ -46,3 +46,12 @@ serve_repo() {
     check "stock nginx restarts with the shipped site" systemctl restart nginx
     check_eq "nginx workers run as www-data" www-data "$(uid_name "$(children "$(cat /run/nginx.pid)" | head -n 1)")"
 }
+# The pkgsmith package's guests (vm_timers.sh, vm_pkg_dnf.sh):
+# result UNIT: its Result after a run.
+result() { systemctl show -p Result --value "$1"; }
+# gens: how many generations the repository at /var/lib/pkgsmith has.
+gens() { find /var/lib/pkgsmith/generations -mindepth 1 -maxdepth 1 -type d | wc -l; }
+# as_ps CMD...: CMD as the user pkgsmith in its GnuPG home, as the README's
+# "Set up a repository server" runs it (umask 077: the key and the state
+# private, as the units' UMask).
+as_ps() { runuser -u pkgsmith -- sh -c 'umask 077 && exec env GNUPGHOME=/var/lib/pkgsmith/gnupg "$@"' sh "$@"; }
