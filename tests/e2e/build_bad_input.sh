@@ -26,6 +26,11 @@ line=$(grep -n '^Pakage:' "$T/src/debian/control" | cut -d: -f1)
 bad "misspelled control field" "debian/control:$line: unknown field 'Pakage' \(did you mean 'Package'\?\)" --key "$FPR"
 
 fresh
+rm "$T/src/pkgsmith.settings"
+line=$(grep -n '@loki_host@' "$T/src/package/defaults.in" | head -n 1 | cut -d: -f1)
+bad "sources copied without pkgsmith.settings (literal @placeholders@ would ship)" "package/defaults.in:$line: @loki_host@ is not a declared setting, and .*/pkgsmith.settings, which declares them, is missing" --key "$FPR"
+
+fresh
 sed -i '/^Architecture:/d' "$T/src/debian/control"
 bad "missing control field" "debian/control:[0-9]+: stanza has no 'Architecture' field" --key "$FPR"
 

@@ -19,6 +19,7 @@ struct ps_source {
     ps_strv values;
     char *deb_version;
     int64_t epoch;
+    int has_settings; /* the tree has a pkgsmith.settings */
 };
 
 static ps_code add_setting(ps_source *src, const char *name, const char *value,
@@ -145,6 +146,7 @@ static ps_code load_settings(ps_source *src, ps_error *err)
     ps_code rc = PS_OK;
     if (!ps_path_exists(path))
         goto out;
+    src->has_settings = 1;
     ps_deb822 *d = ps_deb822_parse_file(path, err);
     if (d == NULL) {
         rc = err ? err->code : PS_EINPUT;
@@ -334,6 +336,29 @@ ps_code ps_source_render(const ps_source *src, const char *text, size_t len,
     return ps_buf_append(out, text + start, len - start, err);
 }
 
+/* Without pkgsmith.settings every @name@ of a template stays as it is: a
+ * tree copied without that file would build, exit 0, and ship literal
+ * placeholders (an alloy that never starts).  Name the first one. */
+static ps_code check_undeclared(const ps_source *src, const char *path, const char *t,
+                                size_t len, ps_error *err)
+{
+    unsigned line = 1;
+    for (size_t i = 0; !src->has_settings && i < len; i++) {
+        line += t[i] == '\n';
+        size_t n = 1;
+        while (t[i] == '@' && i + n < len && (islower((unsigned char)t[i + n]) || t[i + n] == '_' ||
+                                              (n > 1 && isdigit((unsigned char)t[i + n]))))
+            n++;
+        const char *value;
+        if (n > 1 && i + n < len && t[i + n] == '@' && match_placeholder(src, t + i, len - i, &value) == 0)
+            return ps_error_set(err, PS_EINPUT,
+                                "%s:%u: @%.*s@ is not a declared setting, and %s/" SETTINGS_FILE
+                                ", which declares them, is missing: copy it with the sources",
+                                path, line, (int)(n - 1), t + i + 1, src->dir);
+    }
+    return PS_OK;
+}
+
 ps_code ps_source_read(const ps_source *src, const char *relpath, ps_buf *out,
                        ps_error *err)
 {
@@ -346,6 +371,8 @@ ps_code ps_source_read(const ps_source *src, const char *relpath, ps_buf *out,
     } else {
         ps_buf raw = {0};
         rc = ps_file_read(path, &raw, err);
+        if (rc == PS_OK)
+            rc = check_undeclared(src, path, (const char *)raw.data, raw.len, err);
         if (rc == PS_OK)
             rc = ps_source_render(src, (const char *)raw.data, raw.len, out, err);
         ps_buf_free(&raw);
