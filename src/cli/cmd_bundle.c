@@ -163,22 +163,28 @@ static int do_export(opts *o)
     return 0;
 }
 
-static int do_import(opts *o, int argc, char **argv)
+/* import and verify read a bundle the same way; verify writes nothing. */
+static int do_read(opts *o, int argc, char **argv, int verify)
 {
-    bar b = {"import", ps_now()};
+    const char *cmd = verify ? "verify" : "import";
+    bar b = {cmd, ps_now()};
     int tty = isatty(STDERR_FILENO) && !o->json;
     ps_bundle_import_opts io = {o->root, (const char *const *)argv, (size_t)argc,
                                 (const char *const *)o->keys.v, o->keys.n, (int)o->wait,
                                 tty ? draw : NULL, &b};
     ps_bundle_result r;
     ps_error err = {0};
-    if (ps_bundle_import(&io, &r, &err) != PS_OK)
+    if ((verify ? ps_bundle_verify : ps_bundle_import)(&io, &r, &err) != PS_OK)
         return ps_cli_fail("bundle", &err, o->json);
     char size[32], base[48];
     ps_cli_human(r.bytes, size, sizeof size);
     snprintf(base, sizeof base, r.base ? "delta on generation %ld" : "full", r.base);
     if (o->json)
-        json_result("import", &r);
+        json_result(cmd, &r);
+    else if (verify)
+        printf("%s: good: generation %ld of origin %s (%s), %zu members, %zu package files "
+               "(%s), signed by %s\n",
+               argv[0], r.generation, r.origin, base, r.members, r.files, size, r.signer);
     else if (r.nothing)
         printf("generation %ld of origin %s is already imported: nothing to do\n", r.generation,
                r.origin);
@@ -187,29 +193,6 @@ static int do_import(opts *o, int argc, char **argv)
                "signed by %s; %s generation %ld\n",
                r.generation, r.origin, base, r.files, size,
                r.signer, r.published ? "published" : "unchanged", r.published_gen);
-    return 0;
-}
-
-static int do_verify(opts *o, int argc, char **argv)
-{
-    bar b = {"verify", ps_now()};
-    int tty = isatty(STDERR_FILENO) && !o->json;
-    ps_bundle_import_opts io = {o->root, (const char *const *)argv, (size_t)argc,
-                                (const char *const *)o->keys.v, o->keys.n, (int)o->wait,
-                                tty ? draw : NULL, &b};
-    ps_bundle_result r;
-    ps_error err = {0};
-    if (ps_bundle_verify(&io, &r, &err) != PS_OK)
-        return ps_cli_fail("bundle", &err, o->json);
-    char size[32], base[48];
-    ps_cli_human(r.bytes, size, sizeof size);
-    snprintf(base, sizeof base, r.base ? "delta on generation %ld" : "full", r.base);
-    if (o->json)
-        json_result("verify", &r);
-    else
-        printf("%s: good: generation %ld of origin %s (%s), %zu members, %zu package files "
-               "(%s), signed by %s\n",
-               argv[0], r.generation, r.origin, base, r.members, r.files, size, r.signer);
     return 0;
 }
 
@@ -266,10 +249,10 @@ static int dispatch(opts *o, const char *sub, int nargs, char **args)
         return do_export(o);
     }
     if (strcmp(sub, "import") == 0)
-        return nargs ? do_import(o, nargs, args)
+        return nargs ? do_read(o, nargs, args, 0)
                      : ps_cli_usage_error(&SPEC, "import needs a bundle", NULL);
     if (strcmp(sub, "verify") == 0)
-        return nargs ? do_verify(o, nargs, args)
+        return nargs ? do_read(o, nargs, args, 1)
                      : ps_cli_usage_error(&SPEC, "verify needs a bundle", NULL);
     if (strcmp(sub, "list") == 0)
         return nargs ? ps_cli_usage_error(&SPEC, "list takes no arguments", args[0]) : do_list(o);

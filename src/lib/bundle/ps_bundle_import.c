@@ -577,46 +577,53 @@ static void imp_free(imp *x)
     free(x->log), free(x->stage), free(x->stem);
 }
 
+/* The files resolved and, unless VERIFY was given keys, the repository
+ * opened: for writing (import) or only for its Transfer-Keys (verify). */
+static ps_code imp_open(imp *x, const ps_bundle_import_opts *o, int verify, ps_error *err)
+{
+    *x = (imp){.o = o, .err = err};
+    x->pooled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    x->shipped = g_hash_table_new(g_str_hash, g_str_equal);
+    ps_code rc = resolve_files(x);
+    if (rc == PS_OK && !(verify && o->nkeys) &&
+        (x->r = ps_repo_open(o->root, !verify, o->wait_seconds, err)) == NULL)
+        rc = err && err->code ? err->code : PS_EINPUT;
+    return rc;
+}
+
 /* Everything import checks of the bundle itself, reading it once and
  * writing nothing: the signature, the chunks, every member's size and
- * SHA-256.  The repository (opened read-only) is needed only for its
- * Transfer-Keys. */
-ps_code ps_bundle_verify(const ps_bundle_import_opts *o, ps_bundle_result *out, ps_error *err)
+ * SHA-256. */
+static ps_code verify_run(imp *x, ps_bundle_result *out)
+{
+    ps_code rc = open_manifest(x, out->signer);
+    if (rc == PS_OK)
+        describe(x->m, out), rc = check_chunks(x);
+    return rc == PS_OK ? stream(x) : rc;
+}
+
+static ps_code read_bundle(const ps_bundle_import_opts *o, int verify, ps_bundle_result *out,
+                           ps_error *err)
 {
     double t0 = ps_now();
     memset(out, 0, sizeof *out);
-    imp x = {.o = o, .err = err};
-    x.pooled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    x.shipped = g_hash_table_new(g_str_hash, g_str_equal);
-    ps_code rc = resolve_files(&x);
-    if (rc == PS_OK && o->nkeys == 0 && (x.r = ps_repo_open(o->root, 0, o->wait_seconds, err)) == NULL)
-        rc = err && err->code ? err->code : PS_EINPUT;
+    imp x;
+    ps_code rc = imp_open(&x, o, verify, err);
     if (rc == PS_OK)
-        rc = open_manifest(&x, out->signer);
-    if (rc == PS_OK)
-        describe(x.m, out), rc = check_chunks(&x);
-    if (rc == PS_OK)
-        rc = stream(&x);
+        rc = verify ? verify_run(&x, out) : run(&x, out);
+    if (x.r && !verify)
+        out->published_gen = ps_repo_current(x.r);
     imp_free(&x);
     out->duration = ps_now() - t0;
     return rc;
 }
 
+ps_code ps_bundle_verify(const ps_bundle_import_opts *o, ps_bundle_result *out, ps_error *err)
+{
+    return read_bundle(o, 1, out, err);
+}
+
 ps_code ps_bundle_import(const ps_bundle_import_opts *o, ps_bundle_result *out, ps_error *err)
 {
-    double t0 = ps_now();
-    memset(out, 0, sizeof *out);
-    imp x = {.o = o, .err = err};
-    x.pooled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    x.shipped = g_hash_table_new(g_str_hash, g_str_equal);
-    ps_code rc = resolve_files(&x);
-    if (rc == PS_OK && (x.r = ps_repo_open(o->root, 1, o->wait_seconds, err)) == NULL)
-        rc = err && err->code ? err->code : PS_EINPUT;
-    if (rc == PS_OK)
-        rc = run(&x, out);
-    if (x.r)
-        out->published_gen = ps_repo_current(x.r);
-    imp_free(&x);
-    out->duration = ps_now() - t0;
-    return rc;
+    return read_bundle(o, 0, out, err);
 }
