@@ -107,12 +107,4 @@ img=$(vm_image bookworm dnf,rpm,gpg dnf) || {
 }
 echo "# bookworm-dnf: image ready in $(($(date +%s) - t0))s ($img)"
 W=$T/vm
-check "bookworm-dnf: the guest ran its boot and powered off by itself" vm_run "$img" "$IN" "$W" 300
-echo "# bookworm-dnf: accel $VM_ACCEL, one boot and the test in $(cat "$W/seconds")s"
-# The guest's own ok / not ok lines (tests/run counts them).
-grep -E '^(ok|not ok|#)' "$W/results" | tr -d '\r'
-check "bookworm-dnf: the guest's run ended" grep -q '^# guest boot 1: run.sh exited 0' "$W/results"
-if grep -q '^not ok' "$W/results"; then
-    echo "# bookworm-dnf: console tail:"
-    tail -n 20 "$W/console" | sed 's/^/#   /'
-fi
+vm_boot bookworm-dnf "$img" "$IN" "$W" 300

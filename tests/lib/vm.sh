@@ -208,3 +208,19 @@ vm_stop() {
 # libraries (so bin/pkgsmith runs in the guest) and gpg for its signing.
 # shellcheck disable=SC2034 # the sourcing tests'
 VM_BOOKWORM_EXTRA=libarchive13,libcreaterepo-c0,libcurl4,libglib2.0-0,libgpgme11,librpm9,librpmbuild9,librpmio9,librpmsign9,rpm-common,gpg,gpg-agent
+
+# vm_boot NAME IMAGE INDIR WORKDIR TIMEOUT [BOOTS] : vm_run as a check, then
+# the guest's own ok / not ok lines (tests/run counts them), a check that
+# the last of BOOTS boots (default 1) ran run.sh to its end, and the
+# console's tail when anything failed.
+vm_boot() {
+    _n=$1 _boots=${6:-1}
+    check "$_n: the guest ran its boot and powered off by itself" vm_run "$2" "$3" "$4" "$5"
+    echo "# $_n: accel $VM_ACCEL, $_boots boot(s) and the test in $(cat "$4/seconds" 2>/dev/null)s"
+    grep -E '^(ok|not ok|#)' "$4/results" | tr -d '\r'
+    check "$_n: the guest's run ended" grep -q "^# guest boot $_boots: run.sh exited 0" "$4/results"
+    if grep -q '^not ok' "$4/results"; then
+        echo "# $_n: console tail:"
+        tail -n 20 "$4/console" | sed 's/^/#   /'
+    fi
+}
