@@ -9,6 +9,7 @@
 #include "ps_build.h"
 #include "ps_repo.h"
 #include "ps_repo_gc.h"
+#include "ps_repo_push.h"
 #include "ps_repo_snapshot.h"
 
 
@@ -85,6 +86,7 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith repo generations\n"
     "    pkgsmith repo rollback [GEN]\n"
     "    pkgsmith repo verify [GEN]\n"
+    "    pkgsmith repo push [TARGET]\n"
     "    pkgsmith repo client-package [--out DIR] [--version V] [--no-sign]\n"
     "                       [--suite S] [--rpm-repo NAME] [--settings FILE]\n"
     "    (every subcommand also takes --root DIR, --json and --help; add,\n"
@@ -138,6 +140,17 @@ static const ps_cli_spec SPEC = {
     "    Signing-Key may list several fingerprints (a key rotation): each\n"
     "    signs InRelease, Release.gpg and repomd.xml.asc, and the client\n"
     "    package ships them all.\n"
+    "\n"
+    "    push copies the served generation to object storage: every\n"
+    "    Publish-To: s3://BUCKET/PREFIX of repo.conf (or TARGET alone), at\n"
+    "    S3-Endpoint (path-style), S3-Region, signed with the access key and\n"
+    "    secret of S3-Credentials-File (mode 0600).  It holds a lease object\n"
+    "    while it runs, sends only what the bucket's manifest object lacks,\n"
+    "    and uploads pool files, by-hash and repodata files, the other\n"
+    "    indexes, Release, Release.gpg and InRelease last (repomd.xml, then\n"
+    "    repomd.xml.asc), so clients never see an index before what it\n"
+    "    names.  A pool key holding other bytes is refused, never\n"
+    "    overwritten.  publish pushes too when Publish-To is set.\n"
     "\n"
     "    client-package builds ORG-repo (.deb and .rpm, signed) that installs\n"
     "    the public key, a deb822 .sources file (Signed-By) and a yum .repo\n"
@@ -300,6 +313,17 @@ static ps_code do_list(opts *o, ps_repo *r, ps_error *err)
     return PS_OK;
 }
 
+static void print_pushed(const opts *o, const ps_repo_pushed *p)
+{
+    report(o,
+           "{\"ok\":true,\"generation\":%ld,\"targets\":%zu,\"objects\":%zu,"
+           "\"uploaded\":%zu,\"unchanged\":%zu,\"bytes\":%llu,\"requests\":%llu}\n",
+           "pushed generation %ld to %zu target%s: %zu objects, %zu uploaded, %zu unchanged, "
+           "%llu bytes, %llu requests\n",
+           p->generation, p->targets, p->targets == 1 ? "" : "s", p->objects, p->uploaded,
+           p->unchanged, (unsigned long long)p->bytes, (unsigned long long)p->requests);
+}
+
 static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
 {
     ps_repo_published p;
@@ -326,6 +350,26 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
             printf("Keep-Versions retired %zu older package version%s\n", p.retired,
                    p.retired == 1 ? "" : "s");
     }
+    /* The local generation is served already; a failed push leaves the
+     * bucket on its previous generation, and `repo push` completes it. */
+    if (!o->json && ps_repo_push_configured(r)) {
+        ps_repo_pushed pp;
+        if (ps_repo_push(r, NULL, &pp, err) != PS_OK)
+            return err->code;
+        print_pushed(o, &pp);
+    }
+    return PS_OK;
+}
+
+static ps_code do_push(opts *o, ps_repo *r, ps_error *err)
+{
+    ps_repo_pushed p;
+    if (o->nargs > 1)
+        return ps_error_set(err, PS_EINPUT, "push takes at most one TARGET, not '%s'",
+                            o->args[1]);
+    if (ps_repo_push(r, o->nargs ? o->args[0] : NULL, &p, err) != PS_OK)
+        return err->code;
+    print_pushed(o, &p);
     return PS_OK;
 }
 
@@ -597,6 +641,7 @@ static const sub SUBS[] = {{"init", do_init, NONE, NO_REPO, NULL},
                            {"rollback", do_rollback, GEN, TO_CHANGE, NULL},
                            {"verify", do_verify, GEN, TO_READ, NULL},
                            {"client-package", do_client, NONE, TO_CHANGE, NULL},
+                           {"push", do_push, ANY, TO_CHANGE, NULL},
                            {NULL, NULL, NONE, NO_REPO, NULL}};
 
 /* The operands S takes: -1 when they fit (GEN parsed into O), else 64. */

@@ -1,0 +1,120 @@
+#!/bin/sh
+# pkgsmith repo push (issue 22) to a real Ceph radosgw on 127.0.0.1
+# (tests/lib/radosgw.sh, never a mock): the bucket serves, to anonymous
+# GETs, the same signed tree as the local generation; a second push sends
+# nothing; publish pushes by itself when Publish-To is set, sending only
+# what changed; a lease another push holds refuses the push, an expired
+# one is taken over; a pool key holding other bytes is refused and not
+# overwritten; a bad secret is named.  Every daemon is stopped by PID.
+# shellcheck disable=SC2016 # the sh -c scripts expand their own "$1" "$2"
+if [ -z "${top:-}" ]; then echo "run through tests/run" >&2; exit 2; fi
+# shellcheck source=tests/lib/common.sh
+. "$top/tests/lib/common.sh"
+# shellcheck source=tests/lib/radosgw.sh
+. "$top/tests/lib/radosgw.sh"
+trap 'rgw_stop; t_cleanup' EXIT
+
+P=$PKGSMITH
+R=$T/repo
+export GNUPGHOME="$T/gnupg"
+FPR=$(make_key "$GNUPGHOME" 'Push Test <push@example.test>')
+check "radosgw starts on 127.0.0.1" rgw_start "$T/rgw"
+check "an S3 user" rgw_user publisher AKIAPUSH pushsecret
+check "a bucket with anonymous read" rgw_bucket pkgrepo
+umask 077
+printf 'AKIAPUSH pushsecret\n' >"$T/creds"
+umask 022
+
+"$P" build --key "$FPR" --out "$T/pkgs" "$top/tests/fixtures/alloy" >/dev/null
+"$P" build --key "$FPR" --format rpm --out "$T/pkgs" "$top/tests/fixtures/host-provides" >/dev/null
+"$P" build --key "$FPR" --set version=1.17.0+s3~1 --out "$T/next" "$top/tests/fixtures/alloy" >/dev/null
+check "init" "$P" repo init --root "$R" --key "$FPR" --org acme --url "$RGW_ENDPOINT/pkgrepo/prod"
+check "add" "$P" repo add --root "$R" "$T"/pkgs/*.deb "$T"/pkgs/*.rpm
+check "publish, no target yet" "$P" repo publish --root "$R"
+cat >>"$R/repo.conf" <<CONF
+Publish-To: s3://pkgrepo/prod
+S3-Endpoint: $RGW_ENDPOINT
+S3-Region: us-east-1
+S3-Credentials-File: $T/creds
+CONF
+ANON=$RGW_ENDPOINT/pkgrepo/prod
+
+# ---- the first push --------------------------------------------------------
+check "push" "$P" repo push --root "$R"
+cp "$T/.out" "$T/push1.out"
+sed 's/^/# /' "$T/push1.out"
+check "... reports that it uploaded every object" \
+    grep -Eq '^pushed generation 1 to 1 target: ([0-9]+) objects, \1 uploaded, 0 unchanged' "$T/push1.out"
+
+# Every regular file of the local tree (not the pool links) and every
+# pool file, read back anonymously as a client reads them.
+PUB=$R/public
+bad=0 n=0
+# same_anon KEY FILE : the bucket serves FILE's bytes under KEY.
+same_anon() { curl -fsS -o "$T/got" "$ANON/$1" && cmp -s "$T/got" "$2"; }
+for f in $(cd "$PUB" && find . -path ./pool -prune -o -path './rpm/*/pool' -prune -o -type f -print | sed 's|^\./||'); do
+    n=$((n + 1))
+    if ! same_anon "$f" "$PUB/$f"; then bad=$((bad + 1)); echo "# differs: $f"; fi
+done
+for f in $(cd "$R" && find pool -type f); do
+    n=$((n + 1))
+    if ! same_anon "$f" "$R/$f"; then bad=$((bad + 1)); echo "# differs: $f"; fi
+done
+check "the bucket serves the tree byte for byte ($n files)" test "$bad" -eq 0 -a "$n" -gt 10
+rpmfile=$(cd "$R" && find pool -name '*.rpm' | head -n 1)
+check "an rpm is served under rpm/stable/ too (its repodata hrefs)" \
+    sh -c 'curl -fsS "$1/rpm/stable/$2" | cmp - "$3/$2"' sh "$ANON" "$rpmfile" "$R"
+gpg --batch --quiet --export "$FPR" >"$T/keyring.gpg"
+curl -fsS -o "$T/InRelease" "$ANON/dists/stable/InRelease"
+check "InRelease from the bucket verifies" gpgv --keyring "$T/keyring.gpg" "$T/InRelease"
+curl -fsS -D "$T/h" -o /dev/null "$ANON/dists/stable/InRelease"
+check "InRelease is short-lived in caches" grep -qi '^cache-control: max-age=60' "$T/h"
+curl -fsS -D "$T/h" -o /dev/null "$ANON/$rpmfile"
+check "pool files are immutable in caches" grep -qi '^cache-control: max-age=31536000, immutable' "$T/h"
+check "the lease is released" sh -c '! curl -fsS -o /dev/null "$1/.pkgsmith/lease" 2>/dev/null' sh "$ANON"
+
+# ---- nothing changed: nothing sent ---------------------------------------
+check_fails "a second push uploads nothing" 0 ' 0 uploaded, ' "$P" repo push --root "$R"
+
+# ---- publish pushes by itself, only what changed ---------------------------
+check "add a new version" "$P" repo add --root "$R" "$T"/next/*.deb
+check "publish pushes generation 2" "$P" repo publish --root "$R"
+sed 's/^/# /' "$T/.out"
+up=$(sed -n 's/^pushed generation 2 .* objects, \([0-9]*\) uploaded.*/\1/p' "$T/.out")
+total=$(sed -n 's/^pushed generation 2 .*: \([0-9]*\) objects.*/\1/p' "$T/.out")
+check "... uploading fewer objects than it has ($up of $total)" test -n "$up" -a "${up:-0}" -lt "${total:-0}"
+curl -fsS -o "$T/InRelease" "$ANON/dists/stable/InRelease"
+check "... the bucket serves generation 2's InRelease" cmp "$T/InRelease" "$R/public/dists/stable/InRelease"
+check "... which verifies" gpgv --keyring "$T/keyring.gpg" "$T/InRelease"
+check "... and names the new version" sh -c 'curl -fsS "$1/dists/stable/main/binary-amd64/Packages" | grep -q "^Version: 1.17.0+s3~1"' sh "$ANON"
+
+# ---- the lease ---------------------------------------------------------------
+now=$(date +%s)
+printf 'holder other-host pid 42\nexpires %s\n' $((now + 600)) >"$T/lease"
+check "another publisher's lease" rgw_curl PUT /pkgrepo/prod/.pkgsmith/lease "$T/lease"
+check_fails "a push is refused while the lease is held" 75 \
+    's3://pkgrepo/prod/\.pkgsmith/lease: another push holds the lease \(other-host pid 42\)' \
+    "$P" repo push --root "$R"
+check_eq "... and leaves the lease alone" "holder other-host pid 42" \
+    "$(curl -fsS "$ANON/.pkgsmith/lease" | head -n 1)"
+printf 'holder other-host pid 42\nexpires %s\n' $((now - 5)) >"$T/lease"
+check "an expired lease" rgw_curl PUT /pkgrepo/prod/.pkgsmith/lease "$T/lease"
+check "a push takes over an expired lease" "$P" repo push --root "$R"
+
+# ---- an existing key with other bytes ---------------------------------------
+printf 'not the package\n' >"$T/impostor"
+check "a pool key gets other bytes behind our back" rgw_curl PUT "/pkgrepo/prod/$rpmfile" "$T/impostor"
+check "... and the manifest is lost" rgw_curl DELETE /pkgrepo/prod/.pkgsmith/manifest
+check_fails "push refuses the key holding other bytes" 1 \
+    "s3://pkgrepo/prod/$rpmfile: the bucket has this key with other content .*refused, never overwritten" \
+    "$P" repo push --root "$R"
+check_eq "... and does not overwrite it" "not the package" "$(curl -fsS "$ANON/$rpmfile")"
+
+# ---- the configuration ---------------------------------------------------------
+check_fails "an unknown TARGET is named" 2 's3://other/x is not in Publish-To' \
+    "$P" repo push --root "$R" s3://other/x
+(umask 077 && printf 'AKIAPUSH wrong\n' >"$T/creds")
+check_fails "a wrong secret is named, with the key" 2 \
+    's3://pkgrepo/prod/\.pkgsmith/lease: PUT .*SignatureDoesNotMatch' "$P" repo push --root "$R"
+
+check "radosgw stops by PID" rgw_stop
