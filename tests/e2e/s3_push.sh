@@ -88,6 +88,62 @@ check "... the bucket serves generation 2's InRelease" cmp "$T/InRelease" "$R/pu
 check "... which verifies" gpgv --keyring "$T/keyring.gpg" "$T/InRelease"
 check "... and names the new version" sh -c 'curl -fsS "$1/dists/stable/main/binary-amd64/Packages" | grep -q "^Version: 1.17.0+s3~1"' sh "$ANON"
 
+# bucket_consistent : what a client sees in the bucket holds together:
+# InRelease verifies, every index it lists is served under by-hash with
+# that SHA-256 (apt asks by-hash: Acquire-By-Hash), every package those
+# Packages name is served with its SHA256; repomd.xml.asc verifies
+# repomd.xml and every repodata file it names is served.
+bucket_consistent() {
+    curl -fsS -o "$T/c.InRelease" "$ANON/dists/stable/InRelease" || return 1
+    gpgv --keyring "$T/keyring.gpg" "$T/c.InRelease" 2>/dev/null || { echo "InRelease does not verify"; return 1; }
+    awk '/^SHA256:/ { s = 1; next } /^[^ ]/ { s = 0 } s { print $1, $3 }' "$T/c.InRelease" >"$T/c.list"
+    while read -r h f; do
+        u=$ANON/dists/stable/$(dirname "$f")/by-hash/SHA256/$h
+        got=$(curl -fsS "$u" | sha256sum | cut -d' ' -f1)
+        [ "$got" = "$h" ] || { echo "by-hash of $f: got $got"; return 1; }
+        case $f in */Packages)
+            curl -fsS "$u" | awk '/^Filename:/ { f = $2 } /^SHA256:/ { print $2, f }' >"$T/c.pool"
+            while read -r ph pf; do
+                [ "$(curl -fsS "$ANON/$pf" | sha256sum | cut -d' ' -f1)" = "$ph" ] || { echo "$pf"; return 1; }
+            done <"$T/c.pool" ;;
+        esac
+    done <"$T/c.list"
+    if ! { curl -fsS -o "$T/c.repomd" "$ANON/rpm/stable/repodata/repomd.xml" &&
+        curl -fsS -o "$T/c.asc" "$ANON/rpm/stable/repodata/repomd.xml.asc" &&
+        gpgv --keyring "$T/keyring.gpg" "$T/c.asc" "$T/c.repomd" 2>/dev/null; }; then
+        echo "repomd.xml.asc does not verify repomd.xml"
+        return 1
+    fi
+    sed -n 's/.*<location href="\([^"]*\)".*/\1/p' "$T/c.repomd" >"$T/c.rpmlist"
+    while read -r l; do
+        curl -fsS -o /dev/null "$ANON/rpm/stable/$l" || { echo "rpm/stable/$l"; return 1; }
+    done <"$T/c.rpmlist"
+}
+check "the bucket is consistent for clients" bucket_consistent
+
+# ---- kill -9 at several points of a push -----------------------------------
+# strace sends SIGKILL at pkgsmith's Nth sendto(2), the start of its Nth
+# HTTP request: the lease, the manifest, then the phases.  The publish
+# itself is done by then (it sends nothing); its push is what dies.
+i=0
+for when in 2 4 8 12 15; do
+    i=$((i + 1))
+    "$P" build --key "$FPR" --set version=1.18.$i --out "$T/k$i" "$top/tests/fixtures/alloy" >/dev/null
+    "$P" repo add --root "$R" "$T/k$i"/*.deb >/dev/null
+    strace -qq -o /dev/null -e trace=sendto -e inject=sendto:signal=SIGKILL:when=$when \
+        "$P" repo publish --root "$R" >/dev/null 2>&1
+    check "kill -9 at request $when: the bucket is consistent" bucket_consistent
+    check "kill -9 at request $when: the next push completes" "$P" repo push --root "$R"
+    cp "$T/.out" "$T/k.out"
+    sed 's/^/# /' "$T/k.out"
+    up=$(sed -n 's/^pushed .* objects, \([0-9]*\) uploaded.*/\1/p' "$T/k.out")
+    total=$(sed -n 's/^pushed .*: \([0-9]*\) objects.*/\1/p' "$T/k.out")
+    check "... sending only what was missing ($up of $total)" test "${up:-99999}" -lt "${total:-0}"
+    check "... and the bucket serves the new generation" \
+        sh -c 'curl -fsS "$1/dists/stable/InRelease" | cmp - "$2"' sh "$ANON" "$R/public/dists/stable/InRelease"
+    check "... consistently" bucket_consistent
+done
+
 # ---- the lease ---------------------------------------------------------------
 now=$(date +%s)
 printf 'holder other-host pid 42\nexpires %s\n' $((now + 600)) >"$T/lease"

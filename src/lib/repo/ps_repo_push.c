@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,18 @@ static ps_code lease_try(ps_s3 *s, long secs, int *taken, ps_error *err)
     return rc;
 }
 
+/* A lease this host took for a process that is gone (a push killed or
+ * crashed here) holds nothing: it need not wait for its expiry. */
+static int holder_dead(const char *holder)
+{
+    char host[256] = "", mine[256] = "";
+    long pid = 0;
+    if (sscanf(holder, "%255s pid %ld", host, &pid) != 2 || pid <= 0 ||
+        gethostname(mine, sizeof mine - 1) != 0 || strcmp(host, mine) != 0)
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 /* Takes the lease, or takes over one that expired.  The takeover (DELETE,
  * then the conditional PUT again) is not atomic: two publishers finding
  * the same expired lease at the same second could both delete; the
@@ -253,7 +266,7 @@ static ps_code lease_take(ps_s3 *s, long secs, ps_error *err)
     if (found && b.data)
         sscanf((const char *)b.data, "holder %299[^\n]", holder);
     ps_buf_free(&b);
-    if (rc == PS_OK && found && expires > (long long)time(NULL))
+    if (rc == PS_OK && found && expires > (long long)time(NULL) && !holder_dead(holder))
         return ps_error_set(err, PS_EBUSY,
                             "%s/%s: another push holds the lease (%s) for %lld more seconds",
                             ps_s3_target(s), LEASE_KEY, holder, expires - (long long)time(NULL));

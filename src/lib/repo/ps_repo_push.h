@@ -14,7 +14,8 @@
  *   1. takes the lease PREFIX/.pkgsmith/lease with a conditional PUT
  *      (If-None-Match: *) naming the holder and an expiry; a lease that
  *      has not expired refuses the push (PS_EBUSY naming the holder), an
- *      expired one is taken over;
+ *      expired one is taken over, and so is one this host took for a
+ *      process that is gone (a push killed here);
  *   2. reads PREFIX/.pkgsmith/manifest ("SHA256 KEY" per object the
  *      bucket holds, as far as pushes know): what it lists with the same
  *      SHA-256 is not sent again (no bucket listing);
