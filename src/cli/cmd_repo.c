@@ -333,7 +333,8 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
         return ps_error_set(err, PS_EINPUT, "--snapshot and --unpin exclude each other");
     if ((o->snapshot || o->unpin) && ps_repo_pin(r, o->suites.v[0], o->snapshot, err) != PS_OK)
         return err->code;
-    if (ps_repo_publish(r, &p, err) != PS_OK)
+    ps_repo_pushed pp;
+    if (ps_repo_publish_push(r, &p, &pp, err) != PS_OK)
         return err->code;
     if (o->json) {
         printf("{\"ok\":true,\"generation\":%ld,\"packages\":%zu,\"pruned\":%zu,"
@@ -341,6 +342,10 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
                p.nkeys);
         json_kv("date", p.date, 1), json_kv("valid_until", p.valid_until, 1);
         json_kv("signed_by", p.fpr, 1);
+        if (pp.targets)
+            printf(",\"pushed\":{\"targets\":%zu,\"objects\":%zu,\"uploaded\":%zu,"
+                   "\"unchanged\":%zu,\"bytes\":%llu}", pp.targets, pp.objects, pp.uploaded,
+                   pp.unchanged, (unsigned long long)pp.bytes);
         printf("}\n");
     } else {
         printf("published generation %ld: %zu packages, signed by %s%s, valid until %s\n",
@@ -349,14 +354,8 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
         if (p.retired)
             printf("Keep-Versions retired %zu older package version%s\n", p.retired,
                    p.retired == 1 ? "" : "s");
-    }
-    /* The local generation is served already; a failed push leaves the
-     * bucket on its previous generation, and `repo push` completes it. */
-    if (!o->json && ps_repo_push_configured(r)) {
-        ps_repo_pushed pp;
-        if (ps_repo_push(r, NULL, &pp, err) != PS_OK)
-            return err->code;
-        print_pushed(o, &pp);
+        if (pp.targets)
+            print_pushed(o, &pp);
     }
     return PS_OK;
 }

@@ -430,3 +430,13 @@ ps_code ps_repo_push(ps_repo *r, const char *target, ps_repo_pushed *out, ps_err
     ps_strv_free(&targets);
     return rc;
 }
+
+ps_code ps_repo_publish_push(ps_repo *r, ps_repo_published *pub, ps_repo_pushed *pushed,
+                             ps_error *err)
+{
+    *pushed = (ps_repo_pushed){0};
+    ps_code rc = ps_repo_publish(r, pub, err);
+    if (rc == PS_OK && ps_repo_push_configured(r))
+        rc = ps_repo_push(r, NULL, pushed, err);
+    return rc;
+}

@@ -59,4 +59,12 @@ int ps_repo_push_configured(const ps_repo *r);
  * target when TARGET is NULL. */
 ps_code ps_repo_push(ps_repo *r, const char *target, ps_repo_pushed *out, ps_error *err);
 
+/* ps_repo_publish, then ps_repo_push to every target when Publish-To is
+ * set (*PUSHED zeroed when it is not): the one path by which `repo
+ * publish`, mirror sync and bundle import publish.  A failed push leaves
+ * the local generation published and the bucket serving its previous
+ * one; `repo push` (or the next publish) completes it. */
+ps_code ps_repo_publish_push(ps_repo *r, ps_repo_published *pub, ps_repo_pushed *pushed,
+                             ps_error *err);
+
 #endif
