@@ -183,7 +183,7 @@ static ps_code collect(ps_repo *r, long gen, items *it, ps_error *err)
 /* ---- the manifest --------------------------------------------------- */
 
 /* KEY -> SHA-256 of what the bucket holds, from "SHA256 KEY" lines. */
-static ps_code manifest_load(ps_s3 *s, GHashTable *m, ps_error *err)
+static ps_code manifest_load(ps_s3 *s, GHashTable *m, long long *entries_at, ps_error *err)
 {
     ps_buf b = {0};
     int found = 0;
@@ -191,6 +191,8 @@ static ps_code manifest_load(ps_s3 *s, GHashTable *m, ps_error *err)
     char *save = NULL;
     for (char *l = rc == PS_OK && found && b.data ? strtok_r((char *)b.data, "\n", &save) : NULL;
          l; l = strtok_r(NULL, "\n", &save)) {
+        if (sscanf(l, "#entries-at %lld", entries_at) == 1)
+            continue;
         const char *key = strchr(l, ' ');
         if (key && key - l == 64 && key[1])
             g_hash_table_insert(m, g_strdup(key + 1), g_strndup(l, 64));
@@ -199,11 +201,11 @@ static ps_code manifest_load(ps_s3 *s, GHashTable *m, ps_error *err)
     return rc;
 }
 
-static ps_code manifest_save(ps_s3 *s, GHashTable *m, ps_error *err)
+static ps_code manifest_save(ps_s3 *s, GHashTable *m, long long entries_at, ps_error *err)
 {
     GList *keys = g_list_sort(g_hash_table_get_keys(m), (GCompareFunc)strcmp);
     ps_buf b = {0};
-    ps_code rc = PS_OK;
+    ps_code rc = ps_buf_appendf(&b, err, "#entries-at %lld\n", entries_at);
     for (GList *k = keys; rc == PS_OK && k; k = k->next)
         rc = ps_buf_appendf(&b, err, "%s %s\n", (const char *)g_hash_table_lookup(m, k->data),
                             (const char *)k->data);
@@ -286,8 +288,27 @@ typedef struct push {
     ps_s3 *s;
     items *it;
     GHashTable *manifest;
+    long long entries_at; /* when entry files were last written (Unix s) */
     ps_repo_pushed *out;
 } push;
+
+/* Clients revalidate entry files with If-Modified-Since, which has
+ * one-second resolution: an InRelease replaced in the same second as the
+ * one a client holds would answer 304 and leave it stale.  So entry
+ * files are never written in the second the previous ones were. */
+static void next_second(long long after)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if ((long long)now.tv_sec > after)
+        return;
+    struct timespec wait = {(time_t)(after - (long long)now.tv_sec),
+                            1000000000L - now.tv_nsec};
+    if (wait.tv_nsec >= 1000000000L)
+        wait.tv_sec++, wait.tv_nsec -= 1000000000L;
+    while (nanosleep(&wait, &wait) != 0 && errno == EINTR)
+        ;
+}
 
 /* An immutable key that existed: fine when it holds our bytes. */
 static ps_code check_existing(push *p, const item *x, ps_error *err)
@@ -340,14 +361,19 @@ static ps_code push_phase(push *p, int phase, ps_error *err)
 
 static ps_code push_phases(push *p, ps_error *err)
 {
-    ps_code rc = manifest_load(p->s, p->manifest, err);
+    ps_code rc = manifest_load(p->s, p->manifest, &p->entries_at, err);
     for (int ph = 0; rc == PS_OK && ph < NPHASES; ph++) {
         size_t before = p->out->uploaded;
+        if (ph == 3)
+            next_second(p->entries_at);
         rc = push_phase(p, ph, err);
+        if (ph >= 3 && p->out->uploaded != before)
+            p->entries_at = (long long)time(NULL);
         /* Saved after a failed phase too: the next push skips what landed. */
         if (p->out->uploaded != before) {
             ps_error e2 = {0};
-            ps_code rc2 = manifest_save(p->s, p->manifest, rc == PS_OK ? err : &e2);
+            ps_code rc2 = manifest_save(p->s, p->manifest, p->entries_at,
+                                        rc == PS_OK ? err : &e2);
             if (rc == PS_OK)
                 rc = rc2;
         }
@@ -369,7 +395,7 @@ static ps_code push_target(ps_repo *r, const char *target, items *it, ps_repo_pu
         return err ? err->code : PS_EINPUT;
     ps_code rc = lease_take(s, secs > 0 ? secs : 900, err);
     if (rc == PS_OK) {
-        push p = {s, it, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), out};
+        push p = {s, it, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), 0, out};
         rc = push_phases(&p, err);
         g_hash_table_destroy(p.manifest);
         /* Released after a failure too; a lease left behind expires. */

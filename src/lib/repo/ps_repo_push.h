@@ -26,6 +26,9 @@
  *      names, keys), then Release and repomd.xml, then Release.gpg and
  *      repomd.xml.asc, then InRelease: nothing becomes visible before
  *      what it references;
+ *      Entry files are never written in the same second as the previous
+ *      push's (the manifest records when): clients revalidate them with
+ *      If-Modified-Since, whose resolution is one second;
  *   4. rewrites the manifest after each phase (so a push killed at any
  *      point is completed by the next one, which sends only what is
  *      missing) and releases the lease.
