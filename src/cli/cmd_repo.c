@@ -17,6 +17,7 @@ typedef struct opts {
     const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
     const char *from, *to, *settings; /* promote; client-package */
     const char *snapshot; /* publish --snapshot */
+    const char *target;   /* verify --target */
     int dry_run, unpin;
     ps_strv suites, components, archs, rpm_repos;
     long valid_days, keep, wait;
@@ -64,6 +65,9 @@ static const ps_opt OPTS[] = {
         "publish: serve snapshot NAME under --suite S (and the rpm\n"
         "repo S) from now on"),
     PS_FLAG_OPT(opts, "unpin", 0, unpin, "publish: serve the working set under --suite S again"),
+    PS_STRING_OPT(opts, "target", 0, target, "S3-TARGET",
+        "verify: check what s3://BUCKET/PREFIX serves (at\n"
+        "S3-Endpoint), with anonymous GETs as a client reads it"),
     PS_FLAG_OPT(opts, "dry-run", 0, dry_run,
         "gc: list what would be removed, with sizes; remove nothing"),
     PS_OPT_END};
@@ -85,7 +89,7 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith repo gc [--dry-run]\n"
     "    pkgsmith repo generations\n"
     "    pkgsmith repo rollback [GEN]\n"
-    "    pkgsmith repo verify [GEN]\n"
+    "    pkgsmith repo verify [GEN | --target s3://BUCKET/PREFIX]\n"
     "    pkgsmith repo push [TARGET]\n"
     "    pkgsmith repo client-package [--out DIR] [--version V] [--no-sign]\n"
     "                       [--suite S] [--rpm-repo NAME] [--settings FILE]\n"
@@ -140,6 +144,9 @@ static const ps_cli_spec SPEC = {
     "    Signing-Key may list several fingerprints (a key rotation): each\n"
     "    signs InRelease, Release.gpg and repomd.xml.asc, and the client\n"
     "    package ships them all.\n"
+    "\n"
+    "    verify --target checks what a Publish-To target serves the same way,\n"
+    "    reading it with anonymous GETs as a client does.\n"
     "\n"
     "    push copies the served generation to object storage: every\n"
     "    Publish-To: s3://BUCKET/PREFIX of repo.conf (or TARGET alone), at\n"
@@ -428,6 +435,16 @@ static ps_code do_verify(opts *o, ps_repo *r, ps_error *err)
 {
     size_t checked = 0;
     long g = o->gen ? o->gen : ps_repo_current(r);
+    if (o->target && o->gen)
+        return ps_error_set(err, PS_EINPUT, "verify: --target checks what the target serves, "
+                            "not generation %ld", o->gen);
+    if (o->target) {
+        ps_code rc = ps_repo_verify_target(r, o->target, &checked, err);
+        if (rc == PS_OK)
+            report(o, "{\"ok\":true,\"target\":\"%s\",\"checked\":%zu}\n",
+                   "%s: %zu signatures and files verified\n", o->target, checked);
+        return rc;
+    }
     ps_code rc = ps_repo_verify(r, o->gen, &checked, err);
     if (rc == PS_OK)
         report(o, "{\"ok\":true,\"generation\":%ld,\"checked\":%zu}\n",

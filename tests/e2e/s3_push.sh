@@ -67,6 +67,9 @@ check "an rpm is served under rpm/stable/ too (its repodata hrefs)" \
 gpg --batch --quiet --export "$FPR" >"$T/keyring.gpg"
 curl -fsS -o "$T/InRelease" "$ANON/dists/stable/InRelease"
 check "InRelease from the bucket verifies" gpgv --keyring "$T/keyring.gpg" "$T/InRelease"
+check_fails "repo verify --target checks the bucket as a client reads it" 0 \
+    '^s3://pkgrepo/prod: [0-9]+ signatures and files verified' \
+    "$P" repo verify --root "$R" --target s3://pkgrepo/prod
 curl -fsS -D "$T/h" -o /dev/null "$ANON/dists/stable/InRelease"
 check "InRelease is short-lived in caches" grep -qi '^cache-control: max-age=60' "$T/h"
 curl -fsS -D "$T/h" -o /dev/null "$ANON/$rpmfile"
@@ -133,6 +136,8 @@ for when in 2 4 8 12 15; do
     strace -qq -o /dev/null -e trace=sendto -e inject=sendto:signal=SIGKILL:when=$when \
         "$P" repo publish --root "$R" >/dev/null 2>&1
     check "kill -9 at request $when: the bucket is consistent" bucket_consistent
+    check "kill -9 at request $when: repo verify --target passes" \
+        "$P" repo verify --root "$R" --target s3://pkgrepo/prod
     check "kill -9 at request $when: the next push completes" "$P" repo push --root "$R"
     cp "$T/.out" "$T/k.out"
     sed 's/^/# /' "$T/k.out"
@@ -165,6 +170,13 @@ check_fails "push refuses the key holding other bytes" 1 \
     "s3://pkgrepo/prod/$rpmfile: the bucket has this key with other content .*refused, never overwritten" \
     "$P" repo push --root "$R"
 check_eq "... and does not overwrite it" "not the package" "$(curl -fsS "$ANON/$rpmfile")"
+debfile=$(cd "$R" && find pool -name 'alloy_1.18.1*.deb' | head -n 1)
+check "a .deb in the bucket is damaged behind our back" rgw_curl PUT "/pkgrepo/prod/$debfile" "$T/impostor"
+check_fails "repo verify --target names it" 1 "/pkgrepo/prod/$debfile: size differs" \
+    "$P" repo verify --root "$R" --target s3://pkgrepo/prod
+rgw_curl DELETE "/pkgrepo/prod/$debfile" >/dev/null
+check_fails "a key a client cannot get is named by its URL" 1 "/pkgrepo/prod/$debfile: HTTP 403" \
+    "$P" repo verify --root "$R" --target s3://pkgrepo/prod
 
 # ---- the configuration ---------------------------------------------------------
 check_fails "an unknown TARGET is named" 2 's3://other/x is not in Publish-To' \
