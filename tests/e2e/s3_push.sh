@@ -185,4 +185,33 @@ check_fails "an unknown TARGET is named" 2 's3://other/x is not in Publish-To' \
 check_fails "a wrong secret is named, with the key" 2 \
     's3://pkgrepo/prod/\.pkgsmith/lease: PUT .*SignatureDoesNotMatch' "$P" repo push --root "$R"
 
+(umask 077 && printf 'AKIAPUSH pushsecret\n' >"$T/creds")
+
+# set_conf FIELD VALUE : replaces FIELD's line in repo.conf.
+set_conf() {
+    sed "s|^$1: .*|$1: $2|" "$R/repo.conf" >"$T/conf.new" && cat "$T/conf.new" >"$R/repo.conf"
+}
+set_conf Publish-To s3://nosuchbucket/prod
+check_fails "a missing bucket is named, with the key" 2 \
+    's3://nosuchbucket/prod/\.pkgsmith/lease: PUT .*NoSuchBucket: bucket nosuchbucket does not exist' \
+    "$P" repo push --root "$R"
+
+check "a user with a quota of 64 KiB" rgw_user small AKIASMALL smallsecret
+check "... its own bucket" rgw_bucket smallrepo
+check "... the quota set" rgw_quota small 65536
+(umask 077 && printf 'AKIASMALL smallsecret\n' >"$T/creds.small")
+set_conf Publish-To s3://smallrepo/prod
+set_conf S3-Credentials-File "$T/creds.small"
+check_fails "a full quota is named, with the key" 1 \
+    's3://smallrepo/prod/[^ ]+: PUT .*HTTP 403 QuotaExceeded' "$P" repo push --root "$R"
+check "... and nothing is half-visible: no InRelease, no Release" sh -c \
+    '! curl -fsS -o /dev/null "$1/dists/stable/InRelease" 2>/dev/null &&
+     ! curl -fsS -o /dev/null "$1/dists/stable/Release" 2>/dev/null' sh "$RGW_ENDPOINT/smallrepo/prod"
+
+DEAD=$(_rgw_free_port)
+set_conf S3-Endpoint "http://127.0.0.1:$DEAD"
+check_fails "an endpoint refusing connections is named, with the key" 1 \
+    "s3://smallrepo/prod/\.pkgsmith/lease: PUT http://127\.0\.0\.1:$DEAD/.*Connection refused" \
+    "$P" repo push --root "$R"
+
 check "radosgw stops by PID" rgw_stop
