@@ -157,7 +157,9 @@ static const ps_cli_spec SPEC = {
     "    indexes, Release, Release.gpg and InRelease last (repomd.xml, then\n"
     "    repomd.xml.asc), so clients never see an index before what it\n"
     "    names.  A pool key holding other bytes is refused, never\n"
-    "    overwritten.  publish pushes too when Publish-To is set.\n"
+    "    overwritten.  What no kept generation names is deleted from the\n"
+    "    bucket S3-Delete-Grace-Seconds after a push found it so, never by\n"
+    "    that push.  publish pushes too when Publish-To is set.\n"
     "\n"
     "    client-package builds ORG-repo (.deb and .rpm, signed) that installs\n"
     "    the public key, a deb822 .sources file (Signed-By) and a yum .repo\n"
@@ -324,11 +326,13 @@ static void print_pushed(const opts *o, const ps_repo_pushed *p)
 {
     report(o,
            "{\"ok\":true,\"generation\":%ld,\"targets\":%zu,\"objects\":%zu,"
-           "\"uploaded\":%zu,\"unchanged\":%zu,\"bytes\":%llu,\"requests\":%llu}\n",
+           "\"uploaded\":%zu,\"unchanged\":%zu,\"deleted\":%zu,\"bytes\":%llu,"
+           "\"requests\":%llu}\n",
            "pushed generation %ld to %zu target%s: %zu objects, %zu uploaded, %zu unchanged, "
-           "%llu bytes, %llu requests\n",
+           "%zu deleted, %llu bytes, %llu requests\n",
            p->generation, p->targets, p->targets == 1 ? "" : "s", p->objects, p->uploaded,
-           p->unchanged, (unsigned long long)p->bytes, (unsigned long long)p->requests);
+           p->unchanged, p->deleted, (unsigned long long)p->bytes,
+           (unsigned long long)p->requests);
 }
 
 static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)

@@ -149,6 +149,31 @@ for when in 2 4 8 12 15; do
     check "... consistently" bucket_consistent
 done
 
+# ---- garbage: deleted after the grace period, never at once ---------------
+printf 'S3-Delete-Grace-Seconds: 2\n' >>"$R/repo.conf"
+gone=$(cd "$R" && find pool -name 'alloy_1.18.1-1_amd64.deb')
+check "a version is removed" "$P" repo remove --root "$R" alloy=1.18.1-1
+deleted=0
+for n in 1 2 3 4 5 6; do
+    "$P" repo publish --root "$R" >"$T/pub.out" 2>&1 || cat "$T/pub.out"
+    d=$(sed -n 's/.* \([0-9]*\) deleted,.*/\1/p' "$T/pub.out")
+    deleted=$((deleted + ${d:-0}))
+    if [ "$n" -le 4 ]; then
+        # A kept generation (Keep-Generations: 5) still names it.
+        check "publish $n: the removed version is still served" same_anon "$gone" "$R/$gone"
+    fi
+done
+sleep 3
+check "a push after the grace period" "$P" repo push --root "$R"
+cp "$T/.out" "$T/gc.out"
+sed 's/^/# /' "$T/gc.out"
+d=$(sed -n 's/.* \([0-9]*\) deleted,.*/\1/p' "$T/gc.out")
+deleted=$((deleted + ${d:-0}))
+check "... deleted what no kept generation names ($deleted objects)" test "$deleted" -gt 0
+check "... the removed version among them" sh -c '! curl -fsS -o /dev/null "$1/$2" 2>/dev/null' sh "$ANON" "$gone"
+check "... and the bucket is still consistent" bucket_consistent
+check "... repo verify --target passes" "$P" repo verify --root "$R" --target s3://pkgrepo/prod
+
 # ---- the lease ---------------------------------------------------------------
 now=$(date +%s)
 printf 'holder other-host pid 42\nexpires %s\n' $((now + 600)) >"$T/lease"
@@ -170,7 +195,7 @@ check_fails "push refuses the key holding other bytes" 1 \
     "s3://pkgrepo/prod/$rpmfile: the bucket has this key with other content .*refused, never overwritten" \
     "$P" repo push --root "$R"
 check_eq "... and does not overwrite it" "not the package" "$(curl -fsS "$ANON/$rpmfile")"
-debfile=$(cd "$R" && find pool -name 'alloy_1.18.1*.deb' | head -n 1)
+debfile=$(cd "$R" && find pool -name 'alloy_1.18.2*.deb' | head -n 1)
 check "a .deb in the bucket is damaged behind our back" rgw_curl PUT "/pkgrepo/prod/$debfile" "$T/impostor"
 check_fails "repo verify --target names it" 1 "/pkgrepo/prod/$debfile: size differs" \
     "$P" repo verify --root "$R" --target s3://pkgrepo/prod

@@ -35,6 +35,7 @@ typedef struct item {
 typedef struct items {
     item *v;
     size_t n;
+    int keys_only; /* no SHA-256: what a kept generation names, for gc */
 } items;
 
 static void items_free(items *it)
@@ -42,7 +43,7 @@ static void items_free(items *it)
     for (size_t i = 0; i < it->n; i++)
         free(it->v[i].key), free(it->v[i].path);
     free(it->v);
-    *it = (items){0};
+    it->v = NULL, it->n = 0;
 }
 
 static const char *base_name(const char *key)
@@ -114,7 +115,9 @@ static ps_code walk(const char *dir, const char *rel, items *it, ps_error *err)
             rc = ps_error_set(err, PS_EIO, "%s: %s", full, strerror(errno));
         else if (S_ISDIR(st.st_mode))
             rc = walk(dir, sub, it, err);
-        else if (S_ISREG(st.st_mode) && (rc = hash_file(full, sha, err)) == PS_OK) {
+        else if (S_ISREG(st.st_mode) &&
+                 (it->keys_only ? (sha[0] = '\0', PS_OK) : (rc = hash_file(full, sha, err))) ==
+                     PS_OK) {
             rc = items_add(it, sub, full, sha, err);
             sub = full = NULL;
         }
@@ -183,7 +186,8 @@ static ps_code collect(ps_repo *r, long gen, items *it, ps_error *err)
 /* ---- the manifest --------------------------------------------------- */
 
 /* KEY -> SHA-256 of what the bucket holds, from "SHA256 KEY" lines. */
-static ps_code manifest_load(ps_s3 *s, GHashTable *m, long long *entries_at, ps_error *err)
+static ps_code manifest_load(ps_s3 *s, GHashTable *m, GHashTable *gone, long long *entries_at,
+                             ps_error *err)
 {
     ps_buf b = {0};
     int found = 0;
@@ -191,8 +195,14 @@ static ps_code manifest_load(ps_s3 *s, GHashTable *m, long long *entries_at, ps_
     char *save = NULL;
     for (char *l = rc == PS_OK && found && b.data ? strtok_r((char *)b.data, "\n", &save) : NULL;
          l; l = strtok_r(NULL, "\n", &save)) {
+        long long since = 0;
+        int at = 0;
         if (sscanf(l, "#entries-at %lld", entries_at) == 1)
             continue;
+        if (sscanf(l, "#gone %lld %n", &since, &at) == 1 && at > 0 && l[at]) {
+            g_hash_table_insert(gone, g_strdup(l + at), g_strdup_printf("%lld", since));
+            continue;
+        }
         const char *key = strchr(l, ' ');
         if (key && key - l == 64 && key[1])
             g_hash_table_insert(m, g_strdup(key + 1), g_strndup(l, 64));
@@ -201,11 +211,17 @@ static ps_code manifest_load(ps_s3 *s, GHashTable *m, long long *entries_at, ps_
     return rc;
 }
 
-static ps_code manifest_save(ps_s3 *s, GHashTable *m, long long entries_at, ps_error *err)
+static ps_code manifest_save(ps_s3 *s, GHashTable *m, GHashTable *gone, long long entries_at,
+                             ps_error *err)
 {
     GList *keys = g_list_sort(g_hash_table_get_keys(m), (GCompareFunc)strcmp);
     ps_buf b = {0};
     ps_code rc = ps_buf_appendf(&b, err, "#entries-at %lld\n", entries_at);
+    GHashTableIter gi;
+    gpointer gk, gv;
+    g_hash_table_iter_init(&gi, gone);
+    while (rc == PS_OK && g_hash_table_iter_next(&gi, &gk, &gv))
+        rc = ps_buf_appendf(&b, err, "#gone %s %s\n", (const char *)gv, (const char *)gk);
     for (GList *k = keys; rc == PS_OK && k; k = k->next)
         rc = ps_buf_appendf(&b, err, "%s %s\n", (const char *)g_hash_table_lookup(m, k->data),
                             (const char *)k->data);
@@ -288,7 +304,10 @@ typedef struct push {
     ps_s3 *s;
     items *it;
     GHashTable *manifest;
+    GHashTable *gone;     /* key -> since when no kept generation names it */
     long long entries_at; /* when entry files were last written (Unix s) */
+    ps_repo *r;
+    long long started;
     ps_repo_pushed *out;
 } push;
 
@@ -361,7 +380,7 @@ static ps_code push_phase(push *p, int phase, ps_error *err)
 
 static ps_code push_phases(push *p, ps_error *err)
 {
-    ps_code rc = manifest_load(p->s, p->manifest, &p->entries_at, err);
+    ps_code rc = manifest_load(p->s, p->manifest, p->gone, &p->entries_at, err);
     for (int ph = 0; rc == PS_OK && ph < NPHASES; ph++) {
         size_t before = p->out->uploaded;
         if (ph == 3)
@@ -372,11 +391,74 @@ static ps_code push_phases(push *p, ps_error *err)
         /* Saved after a failed phase too: the next push skips what landed. */
         if (p->out->uploaded != before) {
             ps_error e2 = {0};
-            ps_code rc2 = manifest_save(p->s, p->manifest, p->entries_at,
+            ps_code rc2 = manifest_save(p->s, p->manifest, p->gone, p->entries_at,
                                         rc == PS_OK ? err : &e2);
             if (rc == PS_OK)
                 rc = rc2;
         }
+    }
+    return rc;
+}
+
+/* ---- garbage ------------------------------------------------------- */
+
+/* Every key a kept local generation names (a client may still be on
+ * any of them, and rollback serves them again). */
+static ps_code kept_keys(ps_repo *r, GHashTable *keep, ps_error *err)
+{
+    long *gens = NULL;
+    size_t n = 0;
+    ps_code rc = ps_repo_list_gens(r, &gens, &n, err);
+    for (size_t g = 0; rc == PS_OK && g < n; g++) {
+        items it = {.keys_only = 1};
+        rc = collect(r, gens[g], &it, err);
+        for (size_t i = 0; rc == PS_OK && i < it.n; i++)
+            g_hash_table_add(keep, g_strdup(it.v[i].key));
+        items_free(&it);
+    }
+    free(gens);
+    return rc;
+}
+
+/* Deletes what no kept generation names once it has been so for
+ * S3-Delete-Grace-Seconds (the CDN's TTL plus a client's update must fit
+ * in it), and never in the run that found it unnamed. */
+static ps_code collect_garbage(push *p, ps_error *err)
+{
+    const char *g = ps_repo_conf_get(p->r, "S3-Delete-Grace-Seconds");
+    long long grace = g ? strtoll(g, NULL, 10) : 86400;
+    GHashTable *keep = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ps_code rc = kept_keys(p->r, keep, err);
+    GList *keys = rc == PS_OK ? g_hash_table_get_keys(p->manifest) : NULL;
+    int changed = 0;
+    for (GList *k = keys; rc == PS_OK && k; k = k->next) {
+        const char *key = k->data, *since = g_hash_table_lookup(p->gone, key);
+        if (g_hash_table_contains(keep, key)) {
+            changed |= g_hash_table_remove(p->gone, key);
+        } else if (since == NULL) {
+            g_hash_table_insert(p->gone, g_strdup(key), g_strdup_printf("%lld", p->started));
+            changed = 1;
+        } else if (strtoll(since, NULL, 10) < p->started &&
+                   p->started - strtoll(since, NULL, 10) >= grace) {
+            char *dead = g_strdup(key);
+            rc = ps_s3_delete(p->s, dead, err);
+            if (rc == PS_OK) {
+                g_hash_table_remove(p->gone, dead);
+                g_hash_table_remove(p->manifest, dead);
+                p->out->deleted++;
+                changed = 1;
+            }
+            g_free(dead);
+        }
+    }
+    g_list_free(keys);
+    g_hash_table_destroy(keep);
+    if (changed) {
+        ps_error e2 = {0};
+        ps_code rc2 = manifest_save(p->s, p->manifest, p->gone, p->entries_at,
+                                    rc == PS_OK ? err : &e2);
+        if (rc == PS_OK)
+            rc = rc2;
     }
     return rc;
 }
@@ -395,9 +477,14 @@ static ps_code push_target(ps_repo *r, const char *target, items *it, ps_repo_pu
         return err ? err->code : PS_EINPUT;
     ps_code rc = lease_take(s, secs > 0 ? secs : 900, err);
     if (rc == PS_OK) {
-        push p = {s, it, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), 0, out};
+        push p = {s, it, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), 0, r,
+                  (long long)time(NULL), out};
         rc = push_phases(&p, err);
+        if (rc == PS_OK)
+            rc = collect_garbage(&p, err);
         g_hash_table_destroy(p.manifest);
+        g_hash_table_destroy(p.gone);
         /* Released after a failure too; a lease left behind expires. */
         ps_error e2 = {0};
         ps_code rc2 = ps_s3_delete(s, LEASE_KEY, rc == PS_OK ? err : &e2);

@@ -9,6 +9,7 @@
  *   S3-Credentials-File: PATH             mode 0600 (see ps_s3.h)
  *   S3-Storage-Class: CLASS               optional
  *   S3-Lease-Seconds: N                   how long a lease holds (900)
+ *   S3-Delete-Grace-Seconds: N            how long before deletion (86400)
  *
  * A push, per target:
  *   1. takes the lease PREFIX/.pkgsmith/lease with a conditional PUT
@@ -32,7 +33,11 @@
  *   4. rewrites the manifest after each phase (so a push killed at any
  *      point is completed by the next one, which sends only what is
  *      missing) and releases the lease.
- * Nothing is deleted: objects no generation references any more stay.
+ * Then objects the manifest lists that no kept local generation names
+ * are marked in the manifest ("#gone SINCE KEY"); a later push deletes
+ * one once S3-Delete-Grace-Seconds (default 86400: at least the CDN's
+ * TTL plus a client's update) have passed, never in the run that marked
+ * it, and forgets the mark when a generation names the key again.
  * Cache-Control follows repo-tools/nginx: immutable for pool and
  * hash-named files, max-age=60 for the rest.
  */
@@ -51,6 +56,7 @@ typedef struct ps_repo_pushed {
     size_t objects;   /* objects the generation has, per target */
     size_t uploaded;  /* objects written, all targets */
     size_t unchanged; /* objects the bucket had already */
+    size_t deleted;   /* objects no kept generation names, past the grace */
     uint64_t bytes;   /* payload bytes written */
     uint64_t requests;
 } ps_repo_pushed;
