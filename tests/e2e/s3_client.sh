@@ -93,6 +93,22 @@ check_fails "an endpoint refusing connections is named, with the key" 1 \
     "s3://pkgrepo/apt/pool/x\.deb: PUT http://127\.0\.0\.1:$DEAD/pkgrepo/apt/pool/x\.deb: .*Connection refused.*after 3 attempts" \
     "$DRV" -e "http://127.0.0.1:$DEAD" -n 2 put pool/x.deb "$T/deb"
 
+# ---- a multipart upload ------------------------------------------------------
+head -c 12000000 /dev/urandom >"$T/big"
+MP="-m 6000000 -p 5242880"
+# shellcheck disable=SC2086 # $MP is two options
+check "a 12 MB object goes up in parts" "$DRV" $MP put pool/big.bin "$T/big" cache=max-age=31536000
+curl -sS -o "$T/big.got" "$ANON/pool/big.bin"
+check "an anonymous GET returns its bytes" cmp "$T/big" "$T/big.got"
+# shellcheck disable=SC2086
+head_out=$("$DRV" $MP head pool/big.bin)
+check_eq "HEAD: its size and x-amz-meta-sha256" "12000000 $(sha256sum <"$T/big" | cut -d' ' -f1)" \
+    "$(echo "$head_out" | cut -d' ' -f1,3)"
+check "... and a multipart ETag (3 parts)" sh -c 'echo "$1" | cut -d" " -f2 | grep -q -- "-3$"' sh "$head_out"
+# shellcheck disable=SC2086
+check_fails "If-None-Match on it says exists" 3 '^exists pool/big.bin$' \
+    "$DRV" $MP put pool/big.bin "$T/blob" if-none-match
+
 # ---- 20 PUTs at once -------------------------------------------------------
 check_eq "20 parallel PUTs all land, one request each" "put 20 requests 20" \
     "$("$DRV" -j 8 putmany many 20)"

@@ -2,7 +2,8 @@
  * (against a real radosgw).  Not installed; no part of pkgsmith's CLI.
  *
  *   ps-s3-drv [-t TARGET] [-e ENDPOINT] [-r REGION] [-c CREDENTIALS]
- *             [-j PARALLEL] [-n RETRIES] CMD ARGS...
+ *             [-j PARALLEL] [-n RETRIES] [-m MULTIPART-THRESHOLD]
+ *             [-p PART-SIZE] CMD ARGS...
  *   put KEY FILE [if-none-match] [cache=VALUE] [type=VALUE]
  *                      prints "put KEY", or "exists KEY" and exits 3
  *   putmany PREFIX N   N objects PREFIX/0..N-1 (content "object I") in
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
     ps_s3_opts o = {.target = getenv("S3_TARGET"), .endpoint = getenv("S3_ENDPOINT"),
                     .region = getenv("S3_REGION"), .credentials_file = getenv("S3_CREDENTIALS")};
     int c;
-    while ((c = getopt(argc, argv, "+t:e:r:c:j:n:")) != -1) {
+    while ((c = getopt(argc, argv, "+t:e:r:c:j:n:m:p:")) != -1) {
         switch (c) {
         case 't': o.target = optarg; break;
         case 'e': o.endpoint = optarg; break;
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
         case 'c': o.credentials_file = optarg; break;
         case 'j': o.parallel = atoi(optarg); break;
         case 'n': o.retries = atoi(optarg); break;
+        case 'm': o.multipart_threshold = strtoull(optarg, NULL, 10); break;
+        case 'p': o.part_size = strtoull(optarg, NULL, 10); break;
         default: return 64;
         }
     }

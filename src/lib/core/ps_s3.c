@@ -25,6 +25,8 @@ struct ps_s3 {
     int retries;
     long backoff_ms;
     long connect_timeout_s;
+    uint64_t multipart_threshold;
+    uint64_t part_size;
     CURLM *multi;
     ps_s3_stats stats;
 };
@@ -220,6 +222,9 @@ static void set_defaults(ps_s3 *s, const ps_s3_opts *o)
     s->retries = o->retries > 0 ? o->retries : o->retries == 0 ? 4 : 0;
     s->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 200;
     s->connect_timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : 10;
+    s->multipart_threshold = o->multipart_threshold ? o->multipart_threshold : 64u << 20;
+    /* S3 refuses parts below 5 MiB, except the last. */
+    s->part_size = o->part_size >= (5u << 20) ? o->part_size : 16u << 20;
 }
 
 static ps_code s3_init(ps_s3 *s, const ps_s3_opts *o, ps_error *err)
@@ -294,8 +299,10 @@ ps_s3_stats ps_s3_stats_get(const ps_s3 *s)
 
 /* ---- one request ---------------------------------------------------- */
 
-typedef enum method { M_PUT, M_HEAD, M_GET, M_DELETE } method;
-static const char *const method_name[] = {"PUT", "HEAD", "GET", "DELETE"};
+/* M_POST and M_PART (a multipart upload's POSTs and part PUTs) come with
+ * their body and headers made by the caller. */
+typedef enum method { M_PUT, M_HEAD, M_GET, M_DELETE, M_POST, M_PART } method;
+static const char *const method_name[] = {"PUT", "HEAD", "GET", "DELETE", "POST", "PUT"};
 
 typedef enum state { WAITING, ACTIVE, FINISHED } state;
 
@@ -314,6 +321,7 @@ typedef struct req {
     uint64_t max;
     int too_big;
     ps_s3_object *obj; /* M_HEAD */
+    char etag[80];     /* M_PART: the part's ETag, quotes kept */
     long status;
     state st;
     int attempts;
@@ -417,6 +425,8 @@ static ps_code put_headers(req *r, ps_error *err)
  * mapped only now, so that a batch of thousands holds `parallel` maps). */
 static ps_code req_prepare(req *r, ps_error *err)
 {
+    if (r->m == M_POST || r->m == M_PART)
+        return PS_OK;
     if (r->m != M_PUT) {
         static const char empty_sha[] =
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -469,6 +479,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     req *r = ud;
     size_t len = size * nmemb;
+    if (r->m == M_PART && len > 5 && strncasecmp(data, "etag:", 5) == 0) {
+        size_t n = len - 5;
+        const char *v = data + 5;
+        while (n && *v == ' ')
+            v++, n--;
+        while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+            n--;
+        if (n < sizeof r->etag)
+            memcpy(r->etag, v, n), r->etag[n] = '\0';
+    }
     if (r->obj == NULL)
         return len;
     char num[32] = "";
@@ -483,6 +503,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 static void set_method(req *r, CURL *e)
 {
     switch (r->m) {
+    case M_POST:
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        break;
+    case M_PART:
     case M_PUT:
         /* POSTFIELDS, not UPLOAD: curl 7.88 signs the hash of the
          * postfields, which is the body we send. */
@@ -667,6 +692,11 @@ static outcome accept_status(req *r)
         return st == 200 || missing_key(r) ? DONE : FAIL;
     case M_DELETE:
         return st == 200 || st == 204 || missing_key(r) ? DONE : FAIL;
+    case M_POST: /* CompleteMultipartUpload may fail with a 200 */
+        return st == 200 && !(r->resp.data && strstr((char *)r->resp.data, "<Error>")) ? DONE
+                                                                                       : FAIL;
+    case M_PART:
+        return st == 200 && r->etag[0] ? DONE : FAIL;
     }
     return FAIL;
 }
@@ -797,6 +827,182 @@ static ps_code run_reqs(ps_s3 *s, req *r, size_t n, ps_error *err)
 
 /* ---- the operations ------------------------------------------------- */
 
+/* ---- multipart uploads (objects above multipart_threshold) ------------ */
+
+/* R's URL with "?QUERY" (already encoded and sorted: curl 7.88 signs it
+ * as given). */
+static ps_code set_query(req *r, const char *query, ps_error *err)
+{
+    char *u = ps_strdupf("%s?%s", r->url, query);
+    if (u == NULL)
+        return ps_error_set(err, PS_ENOMEM, "out of memory");
+    free(r->url);
+    r->url = u;
+    return PS_OK;
+}
+
+/* Headers with the payload's SHA-256 (and its Content-MD5 when MD5). */
+static ps_code body_headers(req *r, const void *body, size_t len, int md5, ps_error *err)
+{
+    char sha[65], b64[32];
+    unsigned char d[16];
+    r->body = body ? body : (const void *)"", r->body_len = len;
+    if (ps_digest_hex(PS_DIGEST_SHA256, r->body, len, sha, err) != PS_OK)
+        return err ? err->code : PS_ELIB;
+    ps_code rc = add_header(r, err, "x-amz-content-sha256: %s", sha);
+    if (rc == PS_OK && md5 && (rc = ps_digest(PS_DIGEST_MD5, r->body, len, d, err)) == PS_OK) {
+        base64(d, sizeof d, b64);
+        rc = add_header(r, err, "Content-MD5: %s", b64);
+    }
+    return rc;
+}
+
+typedef struct mpu {
+    ps_s3 *s;
+    ps_s3_put *p;
+    const unsigned char *body;
+    size_t len;
+    char sha[65];
+    char *id;     /* UploadId */
+    char *id_enc; /* percent-encoded for the query */
+} mpu;
+
+/* The text of element TAG in B (malloc'd), or NULL. */
+static char *xml_text(const ps_buf *b, const char *tag)
+{
+    char open[64], close[64];
+    snprintf(open, sizeof open, "<%s>", tag), snprintf(close, sizeof close, "</%s>", tag);
+    const char *a = b->data ? strstr((const char *)b->data, open) : NULL;
+    const char *z = a ? strstr(a, close) : NULL;
+    return z ? strndup(a + strlen(open), (size_t)(z - a - (ptrdiff_t)strlen(open))) : NULL;
+}
+
+static ps_code mpu_initiate(mpu *u, ps_error *err)
+{
+    req r;
+    const ps_s3_put *p = u->p;
+    ps_code rc = req_init(&r, u->s, M_POST, p->key, err);
+    if (rc == PS_OK)
+        rc = set_query(&r, "uploads=", err);
+    if (rc == PS_OK)
+        rc = body_headers(&r, NULL, 0, 0, err);
+    if (rc == PS_OK)
+        rc = add_header(&r, err, "x-amz-meta-sha256: %s", u->sha);
+    if (rc == PS_OK)
+        rc = add_header(&r, err, "Content-Type: %s",
+                        p->content_type ? p->content_type : "application/octet-stream");
+    if (rc == PS_OK && p->cache_control)
+        rc = add_header(&r, err, "Cache-Control: %s", p->cache_control);
+    if (rc == PS_OK && u->s->storage_class)
+        rc = add_header(&r, err, "x-amz-storage-class: %s", u->s->storage_class);
+    if (rc == PS_OK)
+        rc = run_reqs(u->s, &r, 1, err);
+    if (rc == PS_OK && ((u->id = xml_text(&r.resp, "UploadId")) == NULL ||
+                        (u->id_enc = ps_s3_encode_key(u->id, NULL)) == NULL))
+        rc = ps_error_set(err, PS_EIO, "%s: POST %s: no usable UploadId in the answer", r.name,
+                          r.url);
+    req_free(&r);
+    return rc;
+}
+
+/* The parts, `parallel` at once; their ETags into the completion XML. */
+static ps_code mpu_parts(mpu *u, ps_buf *xml, ps_error *err)
+{
+    size_t ps = (size_t)u->s->part_size, n = (u->len + ps - 1) / ps;
+    req *r = calloc(n, sizeof *r);
+    ps_code rc = r ? ps_buf_appendf(xml, err, "<CompleteMultipartUpload>")
+                   : ps_error_set(err, PS_ENOMEM, "out of memory");
+    size_t made = 0;
+    for (; rc == PS_OK && made < n; made++) {
+        char q[512];
+        size_t off = made * ps, len = u->len - off < ps ? u->len - off : ps;
+        snprintf(q, sizeof q, "partNumber=%zu&uploadId=%s", made + 1, u->id_enc);
+        rc = req_init(&r[made], u->s, M_PART, u->p->key, err);
+        if (rc == PS_OK)
+            rc = set_query(&r[made], q, err);
+        if (rc == PS_OK)
+            rc = body_headers(&r[made], u->body + off, len, 1, err);
+    }
+    if (rc == PS_OK)
+        rc = run_reqs(u->s, r, n, err);
+    for (size_t i = 0; rc == PS_OK && i < n; i++)
+        rc = ps_buf_appendf(xml, err, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
+                            i + 1, r[i].etag);
+    if (rc == PS_OK)
+        rc = ps_buf_appendf(xml, err, "</CompleteMultipartUpload>");
+    for (size_t i = 0; i < made; i++)
+        req_free(&r[i]);
+    free(r);
+    return rc;
+}
+
+/* POST ?uploadId= with XML (so Content-Type: application/xml), or, to
+ * abort, DELETE ?uploadId=. */
+static ps_code mpu_finish(mpu *u, const ps_buf *xml, ps_error *err)
+{
+    req r;
+    char *q = ps_strdupf("uploadId=%s", u->id_enc);
+    ps_code rc = q ? req_init(&r, u->s, xml ? M_POST : M_DELETE, u->p->key, err)
+                   : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc != PS_OK) {
+        free(q);
+        return rc;
+    }
+    rc = set_query(&r, q, err);
+    if (rc == PS_OK && xml)
+        rc = body_headers(&r, xml->data, xml->len, 0, err);
+    if (rc == PS_OK && xml)
+        rc = add_header(&r, err, "Content-Type: %s", "application/xml");
+    if (rc == PS_OK)
+        rc = run_reqs(u->s, &r, 1, err);
+    req_free(&r);
+    free(q);
+    return rc;
+}
+
+/* One large object in parts.  If-None-Match is checked with a HEAD
+ * first (radosgw 16 has no conditional completion): two uploaders of
+ * the same new key at once could both write it. */
+static ps_code put_multipart(ps_s3 *s, ps_s3_put *p, ps_error *err)
+{
+    ps_map m = {0};
+    mpu u = {.s = s, .p = p};
+    ps_code rc = PS_OK;
+    if (p->data == NULL && (rc = ps_map_file(p->path, &m, err)) != PS_OK)
+        return rc;
+    u.body = p->data ? p->data : m.data, u.len = p->data ? p->len : m.len;
+    ps_s3_object o;
+    if (p->if_none_match && (rc = ps_s3_head(s, p->key, &o, err)) == PS_OK && o.exists)
+        p->exists = 1;
+    if (rc == PS_OK && !p->exists)
+        rc = ps_digest_hex(PS_DIGEST_SHA256, u.body, u.len, u.sha, err);
+    if (rc == PS_OK && !p->exists && (rc = mpu_initiate(&u, err)) == PS_OK) {
+        ps_buf xml = {0};
+        rc = mpu_parts(&u, &xml, err);
+        if (rc == PS_OK)
+            rc = mpu_finish(&u, &xml, err);
+        if (rc != PS_OK) /* no parts left behind to pay for */
+            mpu_finish(&u, NULL, NULL);
+        ps_buf_free(&xml);
+    }
+    if (rc == PS_OK && !p->exists) {
+        p->done = 1;
+        s->stats.puts++;
+        s->stats.bytes_up += u.len;
+    }
+    free(u.id), free(u.id_enc);
+    ps_map_free(&m);
+    return rc;
+}
+
+static uint64_t put_size(const ps_s3_put *p)
+{
+    struct stat st;
+    if (p->data || p->path == NULL)
+        return p->len;
+    return stat(p->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 ps_code ps_s3_put_batch(ps_s3 *s, ps_s3_put *puts, size_t n, ps_error *err)
 {
     req *r = calloc(n ? n : 1, sizeof *r);
@@ -804,16 +1010,21 @@ ps_code ps_s3_put_batch(ps_s3 *s, ps_s3_put *puts, size_t n, ps_error *err)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
     ps_code rc = PS_OK;
     size_t made = 0;
-    for (; rc == PS_OK && made < n; made++) {
-        puts[made].done = puts[made].exists = 0;
-        rc = req_init(&r[made], s, M_PUT, puts[made].key, err);
-        r[made].put = &puts[made];
+    for (size_t i = 0; rc == PS_OK && i < n; i++) {
+        puts[i].done = puts[i].exists = 0;
+        if (put_size(&puts[i]) > s->multipart_threshold)
+            continue; /* below, one at a time, its parts in parallel */
+        rc = req_init(&r[made], s, M_PUT, puts[i].key, err);
+        r[made++].put = &puts[i];
     }
     if (rc == PS_OK)
-        rc = run_reqs(s, r, n, err);
+        rc = run_reqs(s, r, made, err);
     for (size_t i = 0; i < made; i++)
         req_free(&r[i]);
     free(r);
+    for (size_t i = 0; rc == PS_OK && i < n; i++)
+        if (put_size(&puts[i]) > s->multipart_threshold)
+            rc = put_multipart(s, &puts[i], err);
     return rc;
 }
 

@@ -26,6 +26,11 @@
  * QuotaExceeded, AccessDenied...) or the connection error.  5xx answers
  * (503 SlowDown included), 429 and dropped connections are retried with
  * exponential backoff.
+ *
+ * An object larger than multipart_threshold goes up as a multipart
+ * upload (its parts in parallel, each with its own payload hash and
+ * Content-MD5; aborted on failure, so no parts are left to pay for); its
+ * If-None-Match is a HEAD first.
  */
 #ifndef PS_S3_H
 #define PS_S3_H
@@ -50,6 +55,8 @@ typedef struct ps_s3_opts {
     int retries;                  /* attempts after the first; 0: 4, < 0: none */
     long backoff_ms;              /* first retry delay, doubled each time; default 200 */
     long connect_timeout_s;       /* default 10 */
+    uint64_t multipart_threshold; /* larger objects go up in parts; default 64 MiB */
+    uint64_t part_size;           /* default 16 MiB; at least 5 MiB (S3's floor) */
 } ps_s3_opts;
 
 typedef struct ps_s3 ps_s3;
