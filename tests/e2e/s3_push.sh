@@ -175,6 +175,24 @@ check "... and the bucket is still consistent" bucket_consistent
 check "... repo verify --target passes" "$P" repo verify --root "$R" --target s3://pkgrepo/prod
 
 # ---- the lease ---------------------------------------------------------------
+# A second publisher (another repository, the same target) while a real
+# push holds the lease: strace holds the push's third request 3 s.
+R2=$T/repo2
+"$P" repo init --root "$R2" --key "$FPR" --org other >/dev/null
+"$P" repo add --root "$R2" "$T"/pkgs/*.deb >/dev/null
+"$P" repo publish --root "$R2" >/dev/null
+sed -n '/^Publish-To:/,$p' "$R/repo.conf" >>"$R2/repo.conf"
+strace -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=3000000:when=3 \
+    "$P" repo push --root "$R" >"$T/first.out" 2>&1 &
+FIRST=$!
+sleep 1.5
+check_fails "a second publisher is refused while a push holds the lease" 75 \
+    'another push holds the lease \([^ ]+ pid [0-9]+\) for [0-9]+ more seconds' \
+    "$P" repo push --root "$R2"
+wait "$FIRST"
+check_eq "... and the first push completes" 0 "$?"
+check "... the bucket still serves the first repository" \
+    sh -c 'curl -fsS "$1/dists/stable/InRelease" | cmp - "$2"' sh "$ANON" "$R/public/dists/stable/InRelease"
 now=$(date +%s)
 printf 'holder other-host pid 42\nexpires %s\n' $((now + 600)) >"$T/lease"
 check "another publisher's lease" rgw_curl PUT /pkgrepo/prod/.pkgsmith/lease "$T/lease"
