@@ -105,7 +105,15 @@ packages: bin/pkgsmith
 	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/pkgroot) PREFIX=/usr >/dev/null
 	@scripts/build-packages "$(OUT)" bin/pkgsmith "$(PKGSMITH_SIGNING_KEY)" "$(BUILD)/pkgroot"
 
-check: test-deps $(TOOL) $(UNIT_BIN) $(FUZZ_BIN)
+# Test programs that drive one library module from the shell
+# (tests/tools/NAME.c -> $(BUILD)/tools/NAME): the e2e
+# tests find them beside $(TOOL).
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tools/%: tests/tools/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS_ALL) $(PKG_LIBS) -lstdc++
+
+check: test-deps $(TOOL) $(UNIT_BIN) $(FUZZ_BIN) $(TEST_TOOLS)
 	@PKGSMITH="$(abspath $(TOOL))" UNIT_DIR="$(abspath $(BUILD)/tests)" \
 	  FUZZ_DIR="$(abspath $(FUZZ_BUILD))" SANITIZE="$(SANITIZE)" tests/run
 

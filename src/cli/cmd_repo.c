@@ -9,6 +9,7 @@
 #include "ps_build.h"
 #include "ps_repo.h"
 #include "ps_repo_gc.h"
+#include "ps_repo_push.h"
 #include "ps_repo_snapshot.h"
 
 
@@ -16,6 +17,7 @@ typedef struct opts {
     const char *root, *key, *home, *origin, *label, *url, *org, *out, *version;
     const char *from, *to, *settings; /* promote; client-package */
     const char *snapshot; /* publish --snapshot */
+    const char *target;   /* verify --target */
     int dry_run, unpin;
     ps_strv suites, components, archs, rpm_repos;
     long valid_days, keep, wait;
@@ -63,6 +65,9 @@ static const ps_opt OPTS[] = {
         "publish: serve snapshot NAME under --suite S (and the rpm\n"
         "repo S) from now on"),
     PS_FLAG_OPT(opts, "unpin", 0, unpin, "publish: serve the working set under --suite S again"),
+    PS_STRING_OPT(opts, "target", 0, target, "S3-TARGET",
+        "verify: check what s3://BUCKET/PREFIX serves (at\n"
+        "S3-Endpoint), with anonymous GETs as a client reads it"),
     PS_FLAG_OPT(opts, "dry-run", 0, dry_run,
         "gc: list what would be removed, with sizes; remove nothing"),
     PS_OPT_END};
@@ -84,7 +89,8 @@ static const ps_cli_spec SPEC = {
     "    pkgsmith repo gc [--dry-run]\n"
     "    pkgsmith repo generations\n"
     "    pkgsmith repo rollback [GEN]\n"
-    "    pkgsmith repo verify [GEN]\n"
+    "    pkgsmith repo verify [GEN | --target s3://BUCKET/PREFIX]\n"
+    "    pkgsmith repo push [TARGET]\n"
     "    pkgsmith repo client-package [--out DIR] [--version V] [--no-sign]\n"
     "                       [--suite S] [--rpm-repo NAME] [--settings FILE]\n"
     "    (every subcommand also takes --root DIR, --json and --help; add,\n"
@@ -138,6 +144,22 @@ static const ps_cli_spec SPEC = {
     "    Signing-Key may list several fingerprints (a key rotation): each\n"
     "    signs InRelease, Release.gpg and repomd.xml.asc, and the client\n"
     "    package ships them all.\n"
+    "\n"
+    "    verify --target checks what a Publish-To target serves the same way,\n"
+    "    reading it with anonymous GETs as a client does.\n"
+    "\n"
+    "    push copies the served generation to object storage: every\n"
+    "    Publish-To: s3://BUCKET/PREFIX of repo.conf (or TARGET alone), at\n"
+    "    S3-Endpoint (path-style), S3-Region, signed with the access key and\n"
+    "    secret of S3-Credentials-File (mode 0600).  It holds a lease object\n"
+    "    while it runs, sends only what the bucket's manifest object lacks,\n"
+    "    and uploads pool files, by-hash and repodata files, the other\n"
+    "    indexes, Release, Release.gpg and InRelease last (repomd.xml, then\n"
+    "    repomd.xml.asc), so clients never see an index before what it\n"
+    "    names.  A pool key holding other bytes is refused, never\n"
+    "    overwritten.  What no kept generation names is deleted from the\n"
+    "    bucket S3-Delete-Grace-Seconds after a push found it so, never by\n"
+    "    that push.  publish pushes too when Publish-To is set.\n"
     "\n"
     "    client-package builds ORG-repo (.deb and .rpm, signed) that installs\n"
     "    the public key, a deb822 .sources file (Signed-By) and a yum .repo\n"
@@ -300,6 +322,19 @@ static ps_code do_list(opts *o, ps_repo *r, ps_error *err)
     return PS_OK;
 }
 
+static void print_pushed(const opts *o, const ps_repo_pushed *p)
+{
+    report(o,
+           "{\"ok\":true,\"generation\":%ld,\"targets\":%zu,\"objects\":%zu,"
+           "\"uploaded\":%zu,\"unchanged\":%zu,\"deleted\":%zu,\"bytes\":%llu,"
+           "\"requests\":%llu}\n",
+           "pushed generation %ld to %zu target%s: %zu objects, %zu uploaded, %zu unchanged, "
+           "%zu deleted, %llu bytes, %llu requests\n",
+           p->generation, p->targets, p->targets == 1 ? "" : "s", p->objects, p->uploaded,
+           p->unchanged, p->deleted, (unsigned long long)p->bytes,
+           (unsigned long long)p->requests);
+}
+
 static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
 {
     ps_repo_published p;
@@ -309,7 +344,8 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
         return ps_error_set(err, PS_EINPUT, "--snapshot and --unpin exclude each other");
     if ((o->snapshot || o->unpin) && ps_repo_pin(r, o->suites.v[0], o->snapshot, err) != PS_OK)
         return err->code;
-    if (ps_repo_publish(r, &p, err) != PS_OK)
+    ps_repo_pushed pp;
+    if (ps_repo_publish_push(r, &p, &pp, err) != PS_OK)
         return err->code;
     if (o->json) {
         printf("{\"ok\":true,\"generation\":%ld,\"packages\":%zu,\"pruned\":%zu,"
@@ -317,6 +353,10 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
                p.nkeys);
         json_kv("date", p.date, 1), json_kv("valid_until", p.valid_until, 1);
         json_kv("signed_by", p.fpr, 1);
+        if (pp.targets)
+            printf(",\"pushed\":{\"targets\":%zu,\"objects\":%zu,\"uploaded\":%zu,"
+                   "\"unchanged\":%zu,\"bytes\":%llu}", pp.targets, pp.objects, pp.uploaded,
+                   pp.unchanged, (unsigned long long)pp.bytes);
         printf("}\n");
     } else {
         printf("published generation %ld: %zu packages, signed by %s%s, valid until %s\n",
@@ -325,7 +365,21 @@ static ps_code do_publish(opts *o, ps_repo *r, ps_error *err)
         if (p.retired)
             printf("Keep-Versions retired %zu older package version%s\n", p.retired,
                    p.retired == 1 ? "" : "s");
+        if (pp.targets)
+            print_pushed(o, &pp);
     }
+    return PS_OK;
+}
+
+static ps_code do_push(opts *o, ps_repo *r, ps_error *err)
+{
+    ps_repo_pushed p;
+    if (o->nargs > 1)
+        return ps_error_set(err, PS_EINPUT, "push takes at most one TARGET, not '%s'",
+                            o->args[1]);
+    if (ps_repo_push(r, o->nargs ? o->args[0] : NULL, &p, err) != PS_OK)
+        return err->code;
+    print_pushed(o, &p);
     return PS_OK;
 }
 
@@ -385,6 +439,16 @@ static ps_code do_verify(opts *o, ps_repo *r, ps_error *err)
 {
     size_t checked = 0;
     long g = o->gen ? o->gen : ps_repo_current(r);
+    if (o->target && o->gen)
+        return ps_error_set(err, PS_EINPUT, "verify: --target checks what the target serves, "
+                            "not generation %ld", o->gen);
+    if (o->target) {
+        ps_code rc = ps_repo_verify_target(r, o->target, &checked, err);
+        if (rc == PS_OK)
+            report(o, "{\"ok\":true,\"target\":\"%s\",\"checked\":%zu}\n",
+                   "%s: %zu signatures and files verified\n", o->target, checked);
+        return rc;
+    }
     ps_code rc = ps_repo_verify(r, o->gen, &checked, err);
     if (rc == PS_OK)
         report(o, "{\"ok\":true,\"generation\":%ld,\"checked\":%zu}\n",
@@ -597,6 +661,7 @@ static const sub SUBS[] = {{"init", do_init, NONE, NO_REPO, NULL},
                            {"rollback", do_rollback, GEN, TO_CHANGE, NULL},
                            {"verify", do_verify, GEN, TO_READ, NULL},
                            {"client-package", do_client, NONE, TO_CHANGE, NULL},
+                           {"push", do_push, ANY, TO_CHANGE, NULL},
                            {NULL, NULL, NONE, NO_REPO, NULL}};
 
 /* The operands S takes: -1 when they fit (GEN parsed into O), else 64. */

@@ -48,7 +48,7 @@ check_eq "/var/lib/pkgsmith in the .rpm: pkgsmith:pkgsmith 0755" "drwxr-xr-x pkg
     "$(rpm -qlvp "$rpmf" 2>/dev/null | awk '$NF == "/var/lib/pkgsmith" { print $1, $3, $4 }')"
 
 # The (5) pages name exactly the fields their parsers accept.
-fields() { sed -n "/$2\\[\\] = {/,/NULL}/p" "$top/$1" | grep -o '"[A-Z][A-Za-z-]*"' | tr -d '"' | sort; }
+fields() { sed -n "/$2\\[\\] = {/,/NULL}/p" "$top/$1" | grep -o '"[A-Z][A-Za-z0-9-]*"' | tr -d '"' | sort; }
 page() { sed -n '/^\.SH FIELDS/,/^\.SH EXAMPLE/p' "$top/$1" | sed -n 's/^\.B //p' | sort; }
 check_eq "pkgsmith.mirror(5) documents ps_mirror_conf.c's FIELDS" "$(fields src/lib/mirror/ps_mirror_conf.c FIELDS)" \
     "$(page src/lib/mirror/pkgsmith.mirror.5)"

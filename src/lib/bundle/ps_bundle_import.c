@@ -23,6 +23,7 @@
 #include "ps_bundle_priv.h"
 #include "ps_pgp.h"
 #include "ps_repo.h"
+#include "ps_repo_push.h"
 
 #define READ_BLOCK (1u << 20)
 
@@ -513,7 +514,8 @@ static ps_code commit(imp *x, ps_bundle_result *out)
         rc = apply_mirror(x, &x->m->mirrors[k], &changed);
     if (rc == PS_OK && (changed || x->was_pending || ps_repo_current(x->r) == 0)) {
         ps_repo_published pub;
-        rc = ps_repo_publish(x->r, &pub, x->err);
+        ps_repo_pushed pushed; /* to Publish-To targets, as `repo publish` */
+        rc = ps_repo_publish_push(x->r, &pub, &pushed, x->err);
         out->published = rc == PS_OK;
     }
     if (rc == PS_OK)

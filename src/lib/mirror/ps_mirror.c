@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ps_mirror_kind.h"
+#include "ps_repo_push.h"
 
 /* provenance.new replaces provenance (synced with the working set). */
 static ps_code swap_provenance(ps_sync *s, ps_error *err)
@@ -532,8 +533,12 @@ static void publish_all(job *jobs, size_t n, const ps_mirror_opts *o)
         return;
     ps_error perr = {0};
     ps_repo_published pub = {0};
+    ps_repo_pushed pushed;
     ps_repo *w = ps_repo_open(o->root, 1, o->wait_seconds, &perr);
-    ps_code rc = w ? ps_repo_publish(w, &pub, &perr) : (perr.code ? perr.code : PS_EBUSY);
+    /* Publish-To targets get the new generation too: a failed push
+     * leaves Publish-Pending, so the next run publishes and pushes. */
+    ps_code rc = w ? ps_repo_publish_push(w, &pub, &pushed, &perr)
+                   : (perr.code ? perr.code : PS_EBUSY);
     ps_repo_free(w);
     for (size_t i = 0; i < n; i++) {
         job *j = &jobs[i];

@@ -206,7 +206,8 @@ static const char *const CONF_FIELDS[] = {
     "Origin", "Label", "Description", "Suites", "Components", "Architectures", "Rpm-Repos",
     "Signing-Key", "GnuPG-Home", "Valid-Days", "Keep-Generations", "Base-URL", "Org",
     "Package-Keys", "Require-Signed-Packages", "Transfer-Keys", "Maintainer", "Keep-Versions",
-    NULL};
+    "Publish-To", "S3-Endpoint", "S3-Region", "S3-Credentials-File", "S3-Storage-Class",
+    "S3-Lease-Seconds", "S3-Delete-Grace-Seconds", NULL};
 
 static ps_code conf_number(const ps_repo *r, const char *path, const char *field, long def,
                            long min, long *out, ps_error *err)

@@ -186,6 +186,12 @@ ps_code ps_repo_rollback(ps_repo *r, long gen, long *to, ps_error *err);
  * naming the file.  *CHECKED counts the files checked. */
 ps_code ps_repo_verify(ps_repo *r, long gen, size_t *checked, ps_error *err);
 
+/* The same checks on what TARGET ("s3://BUCKET/PREFIX" at S3-Endpoint)
+ * serves, read as a client reads it, with anonymous GETs, against the
+ * current generation's key: a file a client cannot get fails as a
+ * mismatch does, naming its URL. */
+ps_code ps_repo_verify_target(ps_repo *r, const char *target, size_t *checked, ps_error *err);
+
 /* The configuration, for the client package and messages. */
 const char *ps_repo_root(const ps_repo *r);
 const char *ps_repo_conf_get(const ps_repo *r, const char *field);

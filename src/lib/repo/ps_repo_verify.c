@@ -11,17 +11,61 @@
 #include <createrepo_c/createrepo_c.h>
 #include <glib.h>
 
+#include "ps_fetch.h"
 #include "ps_pgp.h"
+#include "ps_s3.h"
 
 typedef struct vctx {
     ps_repo *r;
-    char *tree;
+    char *tree;        /* what messages name: the tree, or the target's URL */
+    char *dir;         /* where the files are read: the tree, or a download dir */
+    char *keydir;      /* the local tree whose key is trusted */
+    const char *base;  /* --target: the anonymous base URL, else NULL */
+    ps_fetch *f;
     ps_verifier *v;
     const char *want_fpr;
     GHashTable *seen; /* pool files already hashed */
     size_t checked;
     ps_error *err;
 } vctx;
+
+/* With --target, REL fetched with an anonymous GET (as a client reads
+ * it) into the download dir, once. */
+static ps_code download(vctx *c, const char *rel, const char *path)
+{
+    char *enc = ps_s3_encode_key(rel, c->err);
+    char *url = enc ? ps_strdupf("%s/%s", c->base, enc) : NULL;
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    ps_fetch_response resp;
+    ps_code rc = url && slash ? PS_OK : ps_error_set(c->err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK)
+        *slash = '\0', rc = ps_mkdir_p(dir, 0700, c->err);
+    if (rc == PS_OK && (rc = ps_fetch_get(c->f, url, NULL, NULL, (uint64_t)1 << 32, &resp,
+                                          c->err)) == PS_OK) {
+        if (resp.status != 200)
+            rc = ps_error_set(c->err, PS_EVERIFY, "%s: HTTP %ld: not served", url, resp.status);
+        else
+            rc = ps_file_write_unsynced(path, resp.body.data ? (const void *)resp.body.data : "",
+                                        resp.body.len, c->err);
+        ps_fetch_response_free(&resp);
+    }
+    if (rc != PS_OK && c->err)
+        c->err->code = PS_EVERIFY; /* what a client cannot get is a failed check */
+    free(enc), free(url), free(dir);
+    return rc;
+}
+
+/* Where REL is read from (malloc'd), or NULL with ERR set. */
+static char *rel_path(vctx *c, const char *rel)
+{
+    char *path = ps_strdupf("%s/%s", c->dir, rel);
+    if (path == NULL)
+        ps_error_set(c->err, PS_ENOMEM, "out of memory");
+    else if (c->base && !ps_path_exists(path) && download(c, rel, path) != PS_OK)
+        free(path), path = NULL;
+    return path;
+}
 
 static ps_code bad(vctx *c, const char *rel, const char *what)
 {
@@ -30,8 +74,8 @@ static ps_code bad(vctx *c, const char *rel, const char *what)
 
 static ps_code read_rel(vctx *c, const char *rel, ps_buf *out)
 {
-    char *path = ps_strdupf("%s/%s", c->tree, rel);
-    ps_code rc = path ? ps_file_read(path, out, c->err) : PS_ENOMEM;
+    char *path = rel_path(c, rel);
+    ps_code rc = path ? ps_file_read(path, out, c->err) : PS_EVERIFY;
     if (rc != PS_OK && c->err && c->err->code == PS_EIO) {
         c->err->code = PS_EVERIFY; /* a missing published file is a failed check */
     }
@@ -59,9 +103,9 @@ static ps_code read_signed_set(vctx *c, const char *top, const char *under,
 static ps_code check_file(vctx *c, const char *rel, uint64_t size, const char *sha256,
                           const char *sha512)
 {
-    char *path = ps_strdupf("%s/%s", c->tree, rel);
+    char *path = rel_path(c, rel);
     ps_hashes h;
-    ps_code rc = path ? ps_hashes_of_file(path, &h, c->err) : PS_ENOMEM;
+    ps_code rc = path ? ps_hashes_of_file(path, &h, c->err) : PS_EVERIFY;
     free(path);
     if (rc != PS_OK) {
         if (c->err)
@@ -155,12 +199,16 @@ static ps_code release_line(vctx *c, const char *suite, char *line, int sha512)
     }
     *strrchr(dir, '/') = '\0';
     char *byhash = ps_strdupf("%s/by-hash/%s/%s", dir, sha512 ? "SHA512" : "SHA256", hash);
-    ps_code rc = check_file(c, rel, size, sha512 ? NULL : hash, sha512 ? hash : NULL);
+    /* A target is checked as apt reads it: by-hash only (our Release says
+     * Acquire-By-Hash).  Its canonical names are replaced before Release
+     * in a push, so for a moment they are ahead of the Release served. */
+    ps_code rc = c->base ? PS_OK
+                         : check_file(c, rel, size, sha512 ? NULL : hash, sha512 ? hash : NULL);
     if (rc == PS_OK)
         rc = byhash ? check_file(c, byhash, size, sha512 ? NULL : hash, sha512 ? hash : NULL)
                     : PS_ENOMEM;
     if (rc == PS_OK && !sha512 && ps_str_ends_with(path, "/Packages"))
-        rc = check_packages(c, rel);
+        rc = check_packages(c, c->base ? byhash : rel);
     free(rel), free(dir), free(byhash);
     return rc;
 }
@@ -233,8 +281,8 @@ static int primary_pkg(cr_Package *pkg, void *data, GError **gerr)
 
 static ps_code check_primary(vctx *c, const char *repo, const char *rel)
 {
-    char *path = ps_strdupf("%s/%s", c->tree, rel);
-    rpm_cb cb = {c, repo, PS_OK};
+    char *path = rel_path(c, rel);
+    rpm_cb cb = {c, repo, path ? PS_OK : PS_EVERIFY};
     GError *gerr = NULL;
     if (path && cr_xml_parse_primary(path, NULL, NULL, primary_pkg, &cb, NULL, NULL, 0, &gerr) !=
                     CRE_OK && cb.rc == PS_OK)
@@ -282,7 +330,7 @@ static ps_code verify_rpm_repo(vctx *c, const char *repo)
     /* Parse only what the signature covers: the bytes just verified. */
     cr_Repomd *md = cr_repomd_new();
     GError *gerr = NULL;
-    char *path = ps_strdupf("%s/%s", c->tree, p[XML]);
+    char *path = rc == PS_OK ? rel_path(c, p[XML]) : NULL;
     if (rc == PS_OK && (md == NULL || path == NULL ||
                         cr_xml_parse_repomd(path, md, NULL, NULL, &gerr) != CRE_OK))
         rc = ps_error_set(c->err, PS_EVERIFY, "%s: %s", path ? path : p[XML],
@@ -303,9 +351,26 @@ static ps_code verify_rpm_repo(vctx *c, const char *repo)
 static ps_code load_key(vctx *c)
 {
     const char *org = ps_repo_conf_get(c->r, "Org");
-    char *key = ps_strdupf("%s/keys/%s-archive-keyring.asc", c->tree, org ? org : "pkgsmith");
+    char *key = ps_strdupf("%s/keys/%s-archive-keyring.asc", c->keydir, org ? org : "pkgsmith");
     ps_code rc = key ? ps_verifier_import_file(c->v, key, c->err) : PS_ENOMEM;
     free(key);
+    return rc;
+}
+
+/* Every check, on C's tree (its dir and keydir set). */
+static ps_code verify_all(vctx *c)
+{
+    ps_repo *r = c->r;
+    ps_code rc = (c->v = ps_verifier_new(c->err)) ? PS_OK : PS_ELIB;
+    if (rc == PS_OK)
+        rc = load_key(c);
+    c->seen = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    for (size_t i = 0; rc == PS_OK && i < r->suites.n; i++)
+        rc = verify_suite(c, r->suites.v[i]);
+    for (size_t i = 0; rc == PS_OK && i < r->rpm_repos.n; i++)
+        rc = verify_rpm_repo(c, r->rpm_repos.v[i]);
+    g_hash_table_destroy(c->seen);
+    ps_verifier_free(c->v);
     return rc;
 }
 
@@ -318,21 +383,64 @@ ps_code ps_repo_verify(ps_repo *r, long gen, size_t *checked, ps_error *err)
     c.tree = ps_strdupf("%s/generations/%ld/tree", r->root, gen);
     if (c.tree == NULL)
         return ps_error_set(err, PS_ENOMEM, "out of memory");
+    c.dir = c.keydir = c.tree;
     ps_code rc = ps_path_is_dir(c.tree) ? PS_OK
                                         : ps_error_set(err, PS_EINPUT, "%s: no such generation",
                                                        c.tree);
-    if (rc == PS_OK && (c.v = ps_verifier_new(err)) == NULL)
+    if (rc == PS_OK)
+        rc = verify_all(&c);
+    free(c.tree);
+    *checked = c.checked;
+    return rc;
+}
+
+/* ENDPOINT/BUCKET/PREFIX of TARGET (malloc'd into *BASE). */
+static ps_code target_base(ps_repo *r, const char *target, char **base, ps_error *err)
+{
+    const char *ep = ps_repo_conf_get(r, "S3-Endpoint");
+    char *bucket = NULL, *prefix = NULL;
+    *base = NULL;
+    if (ep == NULL)
+        return ps_error_set(err, PS_EINPUT, "%s/repo.conf: no S3-Endpoint for %s", r->root,
+                            target);
+    ps_code rc = ps_s3_parse_target(target, &bucket, &prefix, err);
+    char *enc = rc == PS_OK && *prefix ? ps_s3_encode_key(prefix, err) : NULL;
+    if (rc == PS_OK && *prefix && enc == NULL)
+        rc = err ? err->code : PS_EINPUT;
+    if (rc == PS_OK)
+        *base = ps_strdupf("%s/%s%s%s", ep, bucket, enc ? "/" : "", enc ? enc : "");
+    if (rc == PS_OK && *base == NULL)
+        rc = ps_error_set(err, PS_ENOMEM, "out of memory");
+    free(bucket), free(prefix), free(enc);
+    return rc;
+}
+
+ps_code ps_repo_verify_target(ps_repo *r, const char *target, size_t *checked, ps_error *err)
+{
+    vctx c = {.r = r, .want_fpr = ps_repo_key(r), .err = err};
+    char *base = NULL;
+    *checked = 0;
+    long gen = ps_repo_current(r);
+    if (gen == 0)
+        return ps_error_set(err, PS_EINPUT, "%s: nothing is published yet (its key is what "
+                            "%s must be signed with)", r->root, target);
+    ps_code rc = target_base(r, target, &base, err);
+    ps_fetch_opts fo = {.parallel = 1, .retries = 2};
+    c.base = base;
+    c.tree = base;
+    c.keydir = ps_strdupf("%s/generations/%ld/tree", r->root, gen);
+    c.dir = rc == PS_OK ? ps_mkdtemp_in(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                                        "pkgsmith-verify-", err) : NULL;
+    if (rc == PS_OK && (c.keydir == NULL || c.dir == NULL))
+        rc = err && err->code ? err->code : ps_error_set(err, PS_ENOMEM, "out of memory");
+    if (rc == PS_OK && (c.f = ps_fetch_new(&fo, err)) == NULL)
         rc = PS_ELIB;
     if (rc == PS_OK)
-        rc = load_key(&c);
-    c.seen = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
-    for (size_t i = 0; rc == PS_OK && i < r->suites.n; i++)
-        rc = verify_suite(&c, r->suites.v[i]);
-    for (size_t i = 0; rc == PS_OK && i < r->rpm_repos.n; i++)
-        rc = verify_rpm_repo(&c, r->rpm_repos.v[i]);
-    g_hash_table_destroy(c.seen);
-    ps_verifier_free(c.v);
-    free(c.tree);
+        rc = verify_all(&c);
+    ps_fetch_free(c.f);
+    if (c.dir)
+        ps_rm_rf(c.dir, NULL);
+    free(c.dir), free(c.keydir), free(base);
     *checked = c.checked;
     return rc;
 }
