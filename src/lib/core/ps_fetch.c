@@ -1,5 +1,6 @@
 /* ps_fetch.c - downloads through libcurl's multi interface (ps_fetch.h). */
 #include "ps_fetch.h"
+#include "ps_curl_priv.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -196,22 +197,15 @@ static ps_code start(xfer *x, struct curl_slist *hdrs, ps_error *err)
         return err ? err->code : PS_EIO;
     if (x->buf)
         x->buf->len = 0;
-    if ((x->easy = curl_easy_init()) == NULL)
+    x->easy = ps_curl_easy_new(x->url, x, on_body, on_header, x->errbuf, "pkgsmith-mirror/1",
+                               f->o.connect_timeout_s);
+    if (x->easy == NULL)
         return ps_error_set(err, PS_ELIB, "%s: libcurl: cannot create a handle", x->url);
     CURL *e = x->easy;
-    curl_easy_setopt(e, CURLOPT_URL, x->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "pkgsmith-mirror/1");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, f->o.connect_timeout_s);
     /* A floor that means something: at 1 byte/s a sync would hold its
      * lock for hours without ever tripping a floor of 1 byte/s. */
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
@@ -245,11 +239,7 @@ static ps_code start(xfer *x, struct curl_slist *hdrs, ps_error *err)
 
 static void stop(xfer *x)
 {
-    if (x->easy) {
-        curl_multi_remove_handle(x->f->multi, x->easy);
-        curl_easy_cleanup(x->easy);
-        x->easy = NULL;
-    }
+    ps_curl_drop(x->f->multi, &x->easy);
     if (x->fd >= 0) {
         close(x->fd);
         x->fd = -1;
@@ -436,14 +426,11 @@ static ps_code fill(run *r, double *next_wake, ps_error *err)
 
 static ps_code reap(run *r, ps_error *err)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(r->f->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        xfer *x = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        outcome o = judge(x, m->data.result, err);
+    void *priv;
+    CURLcode res;
+    while (ps_curl_next_done(r->f->multi, &priv, &res)) {
+        xfer *x = priv;
+        outcome o = judge(x, res, err);
         stop(x);
         r->active--;
         if (o == FAIL)

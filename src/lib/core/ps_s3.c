@@ -1,5 +1,6 @@
 /* ps_s3.c - S3 requests through libcurl's multi interface (ps_s3.h). */
 #include "ps_s3.h"
+#include "ps_curl_priv.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -275,15 +276,8 @@ void ps_s3_free(ps_s3 *s)
         curl_multi_cleanup(s->multi);
     if (s->secret)
         explicit_bzero(s->secret, strlen(s->secret));
-    free(s->secret);
-    free(s->access);
-    free(s->target);
-    free(s->bucket);
-    free(s->prefix);
-    free(s->endpoint);
-    free(s->sigv4);
-    free(s->credentials_file);
-    free(s->storage_class);
+    free(s->secret), free(s->access), free(s->target), free(s->bucket), free(s->prefix);
+    free(s->endpoint), free(s->sigv4), free(s->credentials_file), free(s->storage_class);
     free(s);
 }
 
@@ -537,23 +531,15 @@ static ps_code req_start(req *r, ps_error *err)
     r->errbuf[0] = '\0';
     if (r->obj)
         memset(r->obj, 0, sizeof *r->obj);
-    CURL *e = r->easy = curl_easy_init();
+    CURL *e = r->easy = ps_curl_easy_new(r->url, r, on_body, on_header, r->errbuf, "pkgsmith-s3/1",
+                                         s->connect_timeout_s);
     if (e == NULL)
         return ps_error_set(err, PS_ELIB, "%s: libcurl: cannot create a handle", r->name);
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s->sigv4);
     curl_easy_setopt(e, CURLOPT_USERNAME, s->access);
     curl_easy_setopt(e, CURLOPT_PASSWORD, s->secret);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "pkgsmith-s3/1");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, s->connect_timeout_s);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -568,11 +554,7 @@ static ps_code req_start(req *r, ps_error *err)
 
 static void req_stop(req *r)
 {
-    if (r->easy) {
-        curl_multi_remove_handle(r->s->multi, r->easy);
-        curl_easy_cleanup(r->easy);
-        r->easy = NULL;
-    }
+    ps_curl_drop(r->s->multi, &r->easy);
 }
 
 /* ---- outcome -------------------------------------------------------- */
@@ -762,29 +744,29 @@ static ps_code fill(run *u, double *wake, ps_error *err)
     return PS_OK;
 }
 
+/* A transfer of R ended with outcome O: again later, or done. */
+static void finish(run *u, req *r, outcome o)
+{
+    req_stop(r);
+    u->active--;
+    if (o == RETRY) {
+        schedule_retry(r);
+        return;
+    }
+    r->st = FINISHED;
+    u->finished++;
+    if (o == FAIL)
+        u->failed = 1;
+    if (r->m == M_PUT) /* its map is not needed any more */
+        ps_map_free(&r->map);
+}
+
 static void reap(run *u, ps_error *err)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(u->s->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        req *r = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        outcome o = judge(r, m->data.result, err);
-        req_stop(r);
-        u->active--;
-        if (o == RETRY) {
-            schedule_retry(r);
-            continue;
-        }
-        r->st = FINISHED;
-        u->finished++;
-        if (o == FAIL)
-            u->failed = 1;
-        if (r->m == M_PUT) /* its map is not needed any more */
-            ps_map_free(&r->map);
-    }
+    void *priv;
+    CURLcode res;
+    while (ps_curl_next_done(u->s->multi, &priv, &res))
+        finish(u, priv, judge(priv, res, err));
 }
 
 static int poll_ms(const run *u, double wake)

@@ -311,6 +311,16 @@ typedef struct push {
     ps_repo_pushed *out;
 } push;
 
+/* Writes the manifest and returns RC: a save failing after an earlier
+ * failure keeps the first error, which is the one to report. */
+static ps_code save_keeping(push *p, ps_code rc, ps_error *err)
+{
+    ps_error e2 = {0};
+    ps_code rc2 = manifest_save(p->s, p->manifest, p->gone, p->entries_at,
+                                rc == PS_OK ? err : &e2);
+    return rc == PS_OK ? rc2 : rc;
+}
+
 /* Clients revalidate entry files with If-Modified-Since, which has
  * one-second resolution: an InRelease replaced in the same second as the
  * one a client holds would answer 304 and leave it stale.  So entry
@@ -389,13 +399,8 @@ static ps_code push_phases(push *p, ps_error *err)
         if (ph >= 3 && p->out->uploaded != before)
             p->entries_at = (long long)time(NULL);
         /* Saved after a failed phase too: the next push skips what landed. */
-        if (p->out->uploaded != before) {
-            ps_error e2 = {0};
-            ps_code rc2 = manifest_save(p->s, p->manifest, p->gone, p->entries_at,
-                                        rc == PS_OK ? err : &e2);
-            if (rc == PS_OK)
-                rc = rc2;
-        }
+        if (p->out->uploaded != before)
+            rc = save_keeping(p, rc, err);
     }
     return rc;
 }
@@ -453,13 +458,8 @@ static ps_code collect_garbage(push *p, ps_error *err)
     }
     g_list_free(keys);
     g_hash_table_destroy(keep);
-    if (changed) {
-        ps_error e2 = {0};
-        ps_code rc2 = manifest_save(p->s, p->manifest, p->gone, p->entries_at,
-                                    rc == PS_OK ? err : &e2);
-        if (rc == PS_OK)
-            rc = rc2;
-    }
+    if (changed)
+        rc = save_keeping(p, rc, err);
     return rc;
 }
 
