@@ -182,7 +182,10 @@ R2=$T/repo2
 "$P" repo add --root "$R2" "$T"/pkgs/*.deb >/dev/null
 "$P" repo publish --root "$R2" >/dev/null
 sed -n '/^Publish-To:/,$p' "$R/repo.conf" >>"$R2/repo.conf"
-strace -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=3000000:when=3 \
+# (LeakSanitizer cannot run under ptrace: under make check SANITIZE=1 it
+# would fail this push at exit; leaks are checked by every other run.)
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=3000000:when=3 \
     "$P" repo push --root "$R" >"$T/first.out" 2>&1 &
 FIRST=$!
 sleep 1.5
@@ -190,7 +193,9 @@ check_fails "a second publisher is refused while a push holds the lease" 75 \
     'another push holds the lease \([^ ]+ pid [0-9]+\) for [0-9]+ more seconds' \
     "$P" repo push --root "$R2"
 wait "$FIRST"
-check_eq "... and the first push completes" 0 "$?"
+first_rc=$?
+check_eq "... and the first push completes" 0 "$first_rc"
+[ "$first_rc" -eq 0 ] || sed 's/^/#   /' "$T/first.out"
 check "... the bucket still serves the first repository" \
     sh -c 'curl -fsS "$1/dists/stable/InRelease" | cmp - "$2"' sh "$ANON" "$R/public/dists/stable/InRelease"
 now=$(date +%s)
