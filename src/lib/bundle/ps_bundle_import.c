@@ -124,9 +124,7 @@ static ps_code check_count(imp *x, uint64_t last_size)
     size_t need = (size_t)((least + x->m->split - 1) / x->m->split), have = x->files.n;
     if (have >= need && (last_size < x->m->split || ends_tar(x->files.v[have - 1], last_size)))
         return PS_OK;
-    if (have < need)
-        need = need > have + 1 ? need : have + 1;
-    else
+    if (have >= need) /* a full-size last chunk without the tar's end */
         need = have + 1;
     char missing[700];
     if (x->stem)

@@ -3,6 +3,7 @@
 #include "ps_curl_priv.h"
 
 #include <curl/curl.h>
+#include <glib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -356,24 +357,6 @@ static void req_free(req *r)
     free(r->url);
 }
 
-static void base64(const unsigned char *in, size_t n, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        *out++ = t[v >> 18], *out++ = t[(v >> 12) & 63], *out++ = t[(v >> 6) & 63],
-        *out++ = t[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
-        *out++ = t[v >> 18], *out++ = t[(v >> 12) & 63];
-        *out++ = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        *out++ = '=';
-    }
-    *out = '\0';
-}
-
 static ps_code add_header(req *r, ps_error *err, const char *fmt, const char *value)
 {
     char *h = ps_strdupf(fmt, value);
@@ -389,20 +372,16 @@ static ps_code add_header(req *r, ps_error *err, const char *fmt, const char *va
  * options.  curl 7.88 hashes the body it sends for the signature, but
  * leaves the x-amz-content-sha256 header (which the server checks
  * against the body) to us. */
+static ps_code body_headers(req *r, const void *body, size_t len, int md5, char *sha_out,
+                           ps_error *err);
+
 static ps_code put_headers(req *r, ps_error *err)
 {
     const ps_s3_put *p = r->put;
-    char sha[65], md5b64[32];
-    unsigned char md5[16];
-    if (ps_digest_hex(PS_DIGEST_SHA256, r->body, r->body_len, sha, err) != PS_OK ||
-        ps_digest(PS_DIGEST_MD5, r->body, r->body_len, md5, err) != PS_OK)
-        return err ? err->code : PS_ELIB;
-    base64(md5, sizeof md5, md5b64);
-    ps_code rc = add_header(r, err, "x-amz-content-sha256: %s", sha);
+    char sha[65];
+    ps_code rc = body_headers(r, r->body, r->body_len, 1, sha, err);
     if (rc == PS_OK)
         rc = add_header(r, err, "x-amz-meta-sha256: %s", sha);
-    if (rc == PS_OK)
-        rc = add_header(r, err, "Content-MD5: %s", md5b64);
     if (rc == PS_OK)
         rc = add_header(r, err, "Content-Type: %s",
                         p->content_type ? p->content_type : "application/octet-stream");
@@ -569,25 +548,19 @@ static int transient_curl(CURLcode c)
            c == CURLE_SSL_CONNECT_ERROR;
 }
 
-/* The Code element of an S3 error document, or "". */
+static char *xml_text(const ps_buf *b, const char *tag);
+
+/* The Code element of an S3 error document (a word of letters and
+ * digits), or "". */
 static void s3_error_code(const ps_buf *b, char *code, size_t cap)
 {
+    char *t = xml_text(b, "Code");
+    size_t n = t ? strlen(t) : 0;
     code[0] = '\0';
-    if (b->data == NULL)
-        return;
-    const char *s = strstr((const char *)b->data, "<Code>");
-    if (s == NULL)
-        return;
-    s += 6;
-    size_t n = 0;
-    while (n + 1 < cap && s[n] && s[n] != '<' && ((s[n] >= 'A' && s[n] <= 'Z') ||
-                                                  (s[n] >= 'a' && s[n] <= 'z') ||
-                                                  (s[n] >= '0' && s[n] <= '9')))
-        n++;
-    if (s[n] == '<') {
-        memcpy(code, s, n);
-        code[n] = '\0';
-    }
+    if (t && n > 0 && n < cap && strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789") == n)
+        memcpy(code, t, n + 1);
+    free(t);
 }
 
 /* What an operator should check, for the errors a configuration causes. */
@@ -824,17 +797,23 @@ static ps_code set_query(req *r, const char *query, ps_error *err)
 }
 
 /* Headers with the payload's SHA-256 (and its Content-MD5 when MD5). */
-static ps_code body_headers(req *r, const void *body, size_t len, int md5, ps_error *err)
+/* x-amz-content-sha256 of BODY (curl 7.88 does not add it), its hex also
+ * in SHA_OUT (65 bytes) unless NULL, and with MD5 Content-MD5 (which the
+ * server checks). */
+static ps_code body_headers(req *r, const void *body, size_t len, int md5, char *sha_out,
+                           ps_error *err)
 {
-    char sha[65], b64[32];
     unsigned char d[16];
+    char own[65], *sha = sha_out ? sha_out : own;
     r->body = body ? body : (const void *)"", r->body_len = len;
     if (ps_digest_hex(PS_DIGEST_SHA256, r->body, len, sha, err) != PS_OK)
         return err ? err->code : PS_ELIB;
     ps_code rc = add_header(r, err, "x-amz-content-sha256: %s", sha);
     if (rc == PS_OK && md5 && (rc = ps_digest(PS_DIGEST_MD5, r->body, len, d, err)) == PS_OK) {
-        base64(d, sizeof d, b64);
-        rc = add_header(r, err, "Content-MD5: %s", b64);
+        gchar *b64 = g_base64_encode(d, sizeof d);
+        rc = b64 ? add_header(r, err, "Content-MD5: %s", b64)
+                 : ps_error_set(err, PS_ENOMEM, "out of memory");
+        g_free(b64);
     }
     return rc;
 }
@@ -867,7 +846,7 @@ static ps_code mpu_initiate(mpu *u, ps_error *err)
     if (rc == PS_OK)
         rc = set_query(&r, "uploads=", err);
     if (rc == PS_OK)
-        rc = body_headers(&r, NULL, 0, 0, err);
+        rc = body_headers(&r, NULL, 0, 0, NULL, err);
     if (rc == PS_OK)
         rc = add_header(&r, err, "x-amz-meta-sha256: %s", u->sha);
     if (rc == PS_OK)
@@ -903,7 +882,7 @@ static ps_code mpu_parts(mpu *u, ps_buf *xml, ps_error *err)
         if (rc == PS_OK)
             rc = set_query(&r[made], q, err);
         if (rc == PS_OK)
-            rc = body_headers(&r[made], u->body + off, len, 1, err);
+            rc = body_headers(&r[made], u->body + off, len, 1, NULL, err);
     }
     if (rc == PS_OK)
         rc = run_reqs(u->s, r, n, err);
@@ -932,7 +911,7 @@ static ps_code mpu_finish(mpu *u, const ps_buf *xml, ps_error *err)
     }
     rc = set_query(&r, q, err);
     if (rc == PS_OK && xml)
-        rc = body_headers(&r, xml->data, xml->len, 0, err);
+        rc = body_headers(&r, xml->data, xml->len, 0, NULL, err);
     if (rc == PS_OK && xml)
         rc = add_header(&r, err, "Content-Type: %s", "application/xml");
     if (rc == PS_OK)
