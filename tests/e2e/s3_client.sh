@@ -17,13 +17,8 @@ trap 'rgw_stop; t_cleanup' EXIT
 DRV=$(dirname "$PKGSMITH")/tools/ps_s3_drv
 [ -x "$DRV" ] || { not_ok "ps_s3_drv is built" "$DRV missing (make check builds it)"; exit 1; }
 SECRET=s3cr3t-never-shown
-check "radosgw starts on 127.0.0.1" rgw_start "$T/rgw"
-check "an S3 user" rgw_user publisher AKIAPUBLISHER "$SECRET"
-check "a bucket with anonymous read" rgw_bucket pkgrepo
-umask 077
-printf 'AKIAPUBLISHER %s\n' "$SECRET" >"$T/creds"
-printf 'AKIAPUBLISHER\nwrong-secret\n' >"$T/creds.wrong"
-umask 022
+rgw_setup publisher AKIAPUBLISHER "$SECRET" pkgrepo
+(umask 077 && printf 'AKIAPUBLISHER\nwrong-secret\n' >"$T/creds.wrong")
 S3_ENDPOINT=$RGW_ENDPOINT S3_TARGET=s3://pkgrepo/apt S3_CREDENTIALS=$T/creds
 export S3_ENDPOINT S3_TARGET S3_CREDENTIALS
 ANON=$RGW_ENDPOINT/pkgrepo/apt

@@ -21,10 +21,7 @@ C=$T/aptroot
 DR=$T/dnfroot
 export GNUPGHOME="$T/gnupg"
 FPR=$(make_key "$GNUPGHOME" 'Install Test <install@example.test>')
-check "radosgw starts on 127.0.0.1" rgw_start "$T/rgw"
-check "an S3 user" rgw_user publisher AKIAINSTALL installsecret
-check "a bucket with anonymous read" rgw_bucket pkgrepo
-(umask 077 && printf 'AKIAINSTALL installsecret\n' >"$T/creds")
+rgw_setup publisher AKIAINSTALL installsecret pkgrepo
 URL=$RGW_ENDPOINT/pkgrepo/prod
 
 "$P" build --key "$FPR" --out "$T/pkgs" "$top" >/dev/null

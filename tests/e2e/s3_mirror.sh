@@ -34,10 +34,7 @@ check "nginx serves the upstream on 127.0.0.1" nginx_start "$UP" "$T/nginx"
 mirror_conf "$CONF/grafana-apt.mirror" grafana-apt apt "http://127.0.0.1:$NGINX_PORT/apt" upstream-keys.asc "$K1"
 cp "$T/upstream-keys.asc" "$CONF/"
 
-check "radosgw starts on 127.0.0.1" rgw_start "$T/rgw"
-check "an S3 user" rgw_user mirror AKIAMIRROR mirrorsecret
-check "a bucket with anonymous read" rgw_bucket mirrored
-(umask 077 && printf 'AKIAMIRROR mirrorsecret\n' >"$T/creds")
+rgw_setup mirror AKIAMIRROR mirrorsecret mirrored
 "$P" repo init --root "$REPO" --key "$OURS" --gnupg-home "$OH" >/dev/null
 cat >>"$REPO/repo.conf" <<CONF
 Publish-To: s3://mirrored/grafana

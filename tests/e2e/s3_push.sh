@@ -18,12 +18,7 @@ P=$PKGSMITH
 R=$T/repo
 export GNUPGHOME="$T/gnupg"
 FPR=$(make_key "$GNUPGHOME" 'Push Test <push@example.test>')
-check "radosgw starts on 127.0.0.1" rgw_start "$T/rgw"
-check "an S3 user" rgw_user publisher AKIAPUSH pushsecret
-check "a bucket with anonymous read" rgw_bucket pkgrepo
-umask 077
-printf 'AKIAPUSH pushsecret\n' >"$T/creds"
-umask 022
+rgw_setup publisher AKIAPUSH pushsecret pkgrepo
 
 "$P" build --key "$FPR" --out "$T/pkgs" "$top/tests/fixtures/alloy" >/dev/null
 "$P" build --key "$FPR" --format rpm --out "$T/pkgs" "$top/tests/fixtures/host-provides" >/dev/null

@@ -183,3 +183,13 @@ rgw_quota() {
         --max-size="$2" --max-objects="$3" >/dev/null &&
         radosgw-admin -c "$RGW_CONF" quota enable --quota-scope=user --uid="$1" >/dev/null
 }
+
+# rgw_setup UID KEY SECRET BUCKET : what every S3 test starts with, each a
+# check: radosgw in $T/rgw, user UID with KEY/SECRET, BUCKET readable by
+# anyone; the credentials in $T/creds (mode 0600, as pkgsmith demands).
+rgw_setup() {
+    check "radosgw starts on 127.0.0.1" rgw_start "$T/rgw"
+    check "an S3 user" rgw_user "$1" "$2" "$3"
+    check "a bucket with anonymous read" rgw_bucket "$4"
+    (umask 077 && printf '%s %s\n' "$2" "$3" >"$T/creds")
+}
